@@ -1,0 +1,134 @@
+"""Commands that act on a deployment: up, down, status, logs, plan, check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from heliohub.cli.common import ConfigOption, handle_errors, load_config
+from heliohub.cli.output import RichReporter, console, err_console
+from heliohub.errors import UserError
+from heliohub.providers.base import DownOptions, Plan, Status, UpOptions
+
+
+def _provider(config: ConfigOption, quiet: bool = False):  # noqa: ANN202
+    from heliohub.providers import get_provider
+
+    return get_provider(load_config(config), RichReporter(quiet=quiet))
+
+
+def show_status(status: Status) -> None:
+    colour = {"running": "green", "partial": "yellow"}.get(status.state, "red")
+    console.print(f"[bold]{status.name}[/] ({status.provider}): [{colour}]{status.state}[/]")
+    if status.url:
+        console.print(f"  url: {status.url}")
+    if status.components:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("component")
+        table.add_column("state")
+        table.add_column("detail", overflow="fold")
+        for c in status.components:
+            table.add_row(c.name, c.state, c.detail)
+        console.print(table)
+    for note in status.notes:
+        console.print(f"  {note}", markup=False)
+
+
+@handle_errors
+def up(
+    config: ConfigOption = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once healthy.")] = False,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow a public bind without TLS or real login. Dangerous.")
+    ] = False,
+    allow_data_loss: Annotated[
+        bool, typer.Option(help="Apply changes that replace or delete data resources.")
+    ] = False,
+) -> None:
+    """Start the deployment, or bring it in line with the config."""
+    provider = _provider(config)
+    status = provider.up(UpOptions(detach=detach, insecure=insecure, allow_data_loss=allow_data_loss))
+    show_status(status)
+
+
+@handle_errors
+def down(
+    config: ConfigOption = None,
+    delete_data: Annotated[
+        bool, typer.Option(help="Also delete data (homes, user pool). Asks for the name.")
+    ] = False,
+    yes: Annotated[
+        str | None,
+        typer.Option(help="With --delete-data: the deployment name, instead of typing it."),
+    ] = None,
+) -> None:
+    """Stop everything `up` started. Data is kept unless --delete-data."""
+    provider = _provider(config)
+    confirmed = None
+    if delete_data:
+        name = provider.config.name
+        confirmed = yes
+        if confirmed is None:
+            confirmed = typer.prompt(f"This deletes all data of '{name}'. Type its name to confirm")
+        if confirmed != name:
+            raise UserError(f"confirmation did not match '{name}'; nothing was deleted")
+    provider.down(DownOptions(delete_data=delete_data, confirmed_name=confirmed))
+    err_console.print("[green]down[/]: stopped; data kept" if not delete_data else "[green]down[/]")
+
+
+@handle_errors
+def status(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what is running and where."""
+    result = _provider(config, quiet=True).status()
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        show_status(result)
+
+
+@handle_errors
+def logs(
+    config: ConfigOption = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+) -> None:
+    """Print the logs of everything `up` started."""
+    for line in _provider(config, quiet=True).logs(follow):
+        print(line, flush=True)
+
+
+def show_plan(plan: Plan) -> None:
+    if not plan.changes:
+        console.print("no changes")
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("stack", "action", "resource", "type"):
+        table.add_column(col)
+    for c in plan.changes:
+        style = "red" if c.data_loss else {"add": "green", "remove": "red"}.get(c.action, "yellow")
+        label = f"{c.action} (DATA LOSS)" if c.data_loss else c.action
+        table.add_row(c.stack, f"[{style}]{label}[/]", c.resource, c.resource_type)
+    if plan.changes:
+        console.print(table)
+    for note in plan.notes:
+        console.print(note, markup=False)
+
+
+@handle_errors
+def plan(config: ConfigOption = None) -> None:
+    """List every change `up` would make, with data loss in red."""
+    show_plan(_provider(config).plan())
+
+
+@handle_errors
+def check(config: ConfigOption = None) -> None:
+    """Health check as a user: log in, start a server, compute on Dask, clean up."""
+    report = _provider(config).check()
+    for step in report.steps:
+        mark = "[green]✓[/]" if step.ok else "[red]✗[/]"
+        console.print(f"{mark} {step.name} [dim]{step.seconds:.2f}s[/] {step.detail}")
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,30 @@
+"""The root Typer app."""
+
+from __future__ import annotations
+
+import typer
+
+from heliohub.cli import config_commands, lifecycle_commands
+
+app = typer.Typer(
+    name="heliohub",
+    help="One config file and one CLI for a multi-user Jupyter + Dask platform (DaskHub).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command()(config_commands.init)
+app.command()(config_commands.validate)
+app.command()(config_commands.schema)
+app.command()(config_commands.render)
+app.command()(lifecycle_commands.up)
+app.command()(lifecycle_commands.down)
+app.command()(lifecycle_commands.status)
+app.command()(lifecycle_commands.logs)
+app.command()(lifecycle_commands.plan)
+app.command()(lifecycle_commands.check)
+
+
+def run() -> None:
+    app()

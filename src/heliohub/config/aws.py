@@ -1,0 +1,130 @@
+"""The `aws` section: region, Kubernetes version, network and node pools."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from heliohub.config.base import NonNegativeInt, PositiveInt, Strict
+
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+LabelKey = Annotated[str, Field(pattern=r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")]
+
+
+class Taint(Strict):
+    key: LabelKey
+    value: str = Field(default="", max_length=63)
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class NodePool(Strict):
+    """An EKS managed node group."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,38}$")]
+    instance_types: list[InstanceType] = Field(min_length=1)
+    min_size: NonNegativeInt = 0
+    max_size: PositiveInt
+    capacity: Literal["on-demand", "spot"] = "on-demand"
+    labels: dict[LabelKey, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+    gpus_per_node: NonNegativeInt = Field(
+        default=0, description="GPUs each node has; >0 adds the NVIDIA device plugin"
+    )
+    disk_gib: PositiveInt = 80
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Self:
+        if self.min_size > self.max_size:
+            raise ValueError(
+                f"min_size must be <= max_size, got min_size={self.min_size}, "
+                f"max_size={self.max_size}"
+            )
+        return self
+
+
+USER_TAINT = Taint(key="hub.jupyter.org/dedicated", value="user")
+WORKER_TAINT = Taint(key="k8s.dask.org/dedicated", value="worker")
+GPU_TAINT = Taint(key="nvidia.com/gpu", value="true")
+
+
+def _reference_pools() -> list[NodePool]:
+    """The HelioCloud reference node groups."""
+    return [
+        NodePool(
+            name="services",
+            instance_types=["t3a.medium"],
+            min_size=1,
+            max_size=2,
+            labels={"hub.jupyter.org/node-purpose": "core"},
+        ),
+        NodePool(
+            name="user",
+            instance_types=["m5.xlarge", "m5.2xlarge"],
+            max_size=15,
+            labels={"hub.jupyter.org/node-purpose": "user"},
+            taints=[USER_TAINT],
+        ),
+        NodePool(
+            name="gpu",
+            instance_types=["g4dn.xlarge", "g4dn.2xlarge"],
+            max_size=5,
+            capacity="spot",
+            labels={"hub.jupyter.org/node-purpose": "user", "nvidia.com/gpu": "true"},
+            taints=[USER_TAINT, GPU_TAINT],
+            gpus_per_node=1,
+        ),
+        NodePool(
+            name="burst",
+            instance_types=["m5.8xlarge", "m5n.8xlarge", "m4.10xlarge"],
+            max_size=10,
+            capacity="spot",
+            labels={"k8s.dask.org/node-purpose": "worker"},
+            taints=[WORKER_TAINT],
+        ),
+    ]
+
+
+class ExistingNetwork(Strict):
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]+$")
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
+        min_length=2
+    )
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
+        min_length=2
+    )
+
+
+class Network(Strict):
+    cidr: str = Field(default="10.42.0.0/16", pattern=r"^\d+\.\d+\.\d+\.\d+/(1[6-9]|2[0-4])$")
+    availability_zones: int = Field(default=2, ge=2, le=6)
+    existing: ExistingNetwork | None = Field(
+        default=None, description="use this VPC and subnets instead of creating a network"
+    )
+
+
+class AWS(Strict):
+    region: Region = "us-east-1"
+    kubernetes_version: str = Field(default="1.34", pattern=r"^1\.\d{2}$")
+    network: Network = Network()
+    node_pools: list[NodePool] = Field(default_factory=_reference_pools, min_length=1)
+    admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:")]] = (
+        Field(default_factory=list, description="IAM principals given cluster admin access")
+    )
+    hosted_zone: str | None = Field(
+        default=None, description="Route53 zone for `domain`; defaults to its parent domain"
+    )
+    unavailable_instance_types: Literal["drop", "fail"] = Field(
+        default="drop",
+        description="what preflight does with instance types a region offers in fewer than "
+        "2 AZs",
+    )
+
+    @model_validator(mode="after")
+    def _pools(self) -> Self:
+        names = [p.name for p in self.node_pools]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"node pool names must be unique, got {', '.join(dupes)} twice")
+        return self

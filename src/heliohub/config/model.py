@@ -1,0 +1,102 @@
+"""The root of the one config file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from heliohub.config.auth import Auth, CognitoAuth, SharedPasswordAuth
+from heliohub.config.aws import AWS
+from heliohub.config.base import Name, Strict
+from heliohub.config.compute import DEFAULT_IMAGE, Dask, Profile, _reference_profiles
+from heliohub.config.local import Kubernetes, Local
+from heliohub.config.storage import HTTPS, Culling, Storage
+
+Hostname = Annotated[
+    str,
+    Field(
+        max_length=253,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        description="a fully qualified lower-case host name, e.g. hub.example.org",
+    ),
+]
+
+Provider = Literal["local", "aws", "kubernetes"]
+
+
+class HubConfig(Strict):
+    """A heliohub deployment: one DaskHub, wherever it runs."""
+
+    name: Name = "heliohub"
+    provider: Provider = "local"
+    image: str = Field(default=DEFAULT_IMAGE, description="default image for servers and workers")
+    auth: Auth = Field(default_factory=SharedPasswordAuth)
+    profiles: list[Profile] = Field(default_factory=_reference_profiles, min_length=1)
+    dask: Dask = Dask()
+    storage: Storage = Storage()
+    culling: Culling = Culling()
+    domain: Hostname | None = None
+    https: HTTPS = HTTPS()
+    aws: AWS = AWS()
+    kubernetes: Kubernetes = Kubernetes()
+    local: Local = Local()
+
+    @model_validator(mode="after")
+    def _profiles(self) -> Self:
+        names = [p.name for p in self.profiles]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"profiles: names must be unique, got {', '.join(dupes)} twice")
+        defaults = [p.name for p in self.profiles if p.default]
+        if len(defaults) > 1:
+            raise ValueError(
+                f"profiles: at most one profile may be the default, got {', '.join(defaults)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cloud(self) -> Self:
+        if self.provider == "local" and self.https.mode in ("letsencrypt", "acm"):
+            raise ValueError(
+                f"https.mode: '{self.https.mode}' needs provider aws or kubernetes; "
+                "allowed for local: off, files"
+            )
+        if self.https.mode == "acm" and self.provider != "aws":
+            raise ValueError("https.mode: 'acm' needs provider aws")
+        if self.https.mode in ("letsencrypt", "acm") and not self.domain:
+            raise ValueError(f"domain: required when https.mode is '{self.https.mode}'")
+        if self.provider == "aws" and isinstance(self.auth, CognitoAuth) and not self.domain:
+            raise ValueError("domain: required for cognito login on aws (callback URLs use it)")
+        if self.provider == "aws":
+            pools = {p.name for p in self.aws.node_pools}
+            problems = [
+                f"profiles.{p.name}.node_pool: no node pool named '{p.node_pool}'; "
+                f"allowed: {', '.join(sorted(pools))}"
+                for p in self.profiles
+                if p.node_pool and p.node_pool not in pools
+            ]
+            for field in ("worker_node_pool", "gpu_worker_node_pool"):
+                value = getattr(self.dask, field)
+                if value and value not in pools:
+                    problems.append(
+                        f"dask.{field}: no node pool named '{value}'; "
+                        f"allowed: {', '.join(sorted(pools))}"
+                    )
+            if problems:
+                raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def default_profile(self) -> Profile:
+        return next((p for p in self.profiles if p.default), self.profiles[0])
+
+    def profile_pool(self, profile: Profile) -> str:
+        """The aws node pool a profile runs on."""
+        if profile.node_pool:
+            return profile.node_pool
+        gpu_pools = [p.name for p in self.aws.node_pools if p.gpus_per_node > 0]
+        if profile.gpus and gpu_pools:
+            return gpu_pools[0]
+        user = [p.name for p in self.aws.node_pools if p.name == "user"]
+        return user[0] if user else self.aws.node_pools[0].name

@@ -1,0 +1,135 @@
+"""The one small interface every provider implements: up, down, status, check."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from heliohub.config import LoadedConfig
+
+
+class Reporter(Protocol):
+    """Where providers send progress; the CLI shows it with Rich, tests record it."""
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        """A named long step; its duration and outcome are shown when it ends."""
+
+    def info(self, message: str) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+
+class SilentReporter:
+    """A Reporter that keeps what it was told, for tests and library use."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        from contextlib import nullcontext
+
+        self.lines.append(f"stage: {name}")
+        return nullcontext()
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+    def warn(self, message: str) -> None:
+        self.lines.append(f"warning: {message}")
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    detach: bool = False
+    insecure: bool = False
+    allow_data_loss: bool = False
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    delete_data: bool = False
+    confirmed_name: str | None = None
+
+
+class Component(BaseModel):
+    name: str
+    state: Literal["running", "stopped", "failed", "pending", "unknown"]
+    detail: str = ""
+
+
+class Status(BaseModel):
+    name: str
+    provider: str
+    state: Literal["running", "stopped", "partial", "unknown"]
+    url: str | None = None
+    components: list[Component] = []
+    notes: list[str] = []
+
+
+class CheckStep(BaseModel):
+    name: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+class CheckReport(BaseModel):
+    steps: list[CheckStep] = []
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(s.ok for s in self.steps)
+
+
+@dataclass
+class PlanChange:
+    stack: str
+    action: Literal["add", "modify", "remove", "replace"]
+    resource: str
+    resource_type: str
+    data_loss: bool = False
+
+
+@dataclass
+class Plan:
+    changes: list[PlanChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def data_loss(self) -> list[PlanChange]:
+        return [c for c in self.changes if c.data_loss]
+
+
+class Provider(abc.ABC):
+    """Side effects behind the CLI. Library code raises UserError; it never prints or exits."""
+
+    def __init__(self, loaded: LoadedConfig, reporter: Reporter) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.reporter = reporter
+
+    @abc.abstractmethod
+    def up(self, options: UpOptions) -> Status:
+        """Bring the deployment to match the config; with detach=False, block until stopped."""
+
+    @abc.abstractmethod
+    def down(self, options: DownOptions) -> None:
+        """Stop what up started. Data is kept unless options.delete_data."""
+
+    @abc.abstractmethod
+    def status(self) -> Status: ...
+
+    @abc.abstractmethod
+    def check(self) -> CheckReport:
+        """A user's journey: log in, start a server, compute on a Dask cluster, clean up."""
+
+    def plan(self) -> Plan:
+        return Plan(notes=[f"provider {self.config.provider} has nothing to plan: `up` applies"])
+
+    def logs(self, follow: bool) -> Iterator[str]:
+        raise NotImplementedError

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# System packages the tests need: Debian's chromium for browser tests, and the npm packages
+# under tests/ (the proxy and a real OpenID Connect provider). Safe to run again.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  else
+    echo "chromium is missing: install Debian's chromium package to run the browser tests" >&2
+  fi
+fi
+if [ -f "$here/oidc/package.json" ]; then
+  (cd "$here/oidc" && npm install --no-audit --no-fund --loglevel=error)
+fi
