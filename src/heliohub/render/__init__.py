@@ -20,5 +20,7 @@ def render(config: HubConfig) -> dict[str, bytes]:
 
         return render_kubernetes(config)
     from heliohub.render.cloudformation import render_aws
+    from heliohub.render.helm import render_kubernetes
 
-    return render_aws(config)
+    # Before the first deploy the stack outputs are unknown; the Kubernetes layer names them.
+    return {**render_aws(config), **render_kubernetes(config)}
