@@ -10,7 +10,7 @@ class UserError(Exception):
 
 
 class ConfigError(UserError):
-    """The config file is invalid. Each problem is one line: path, what is wrong, what is allowed."""
+    """The config is invalid. Each problem is one line: path, what is wrong, what is allowed."""
 
     exit_code = 2
 

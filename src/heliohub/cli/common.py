@@ -36,7 +36,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             where = f" ({exc.source})" if exc.source else ""
-            err_console.print(f"[red]invalid config[/]{where}:")
+            err_console.print(f"[red]invalid config[/]{where}:", soft_wrap=True)
             for line in exc.problems:
                 err_console.print(f"  {line}", markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None

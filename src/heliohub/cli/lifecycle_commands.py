@@ -13,7 +13,7 @@ from heliohub.errors import UserError
 from heliohub.providers.base import DownOptions, Plan, Status, UpOptions
 
 
-def _provider(config: ConfigOption, quiet: bool = False):  # noqa: ANN202
+def _provider(config: ConfigOption, quiet: bool = False):
     from heliohub.providers import get_provider
 
     return get_provider(load_config(config), RichReporter(quiet=quiet))
@@ -49,7 +49,9 @@ def up(
 ) -> None:
     """Start the deployment, or bring it in line with the config."""
     provider = _provider(config)
-    status = provider.up(UpOptions(detach=detach, insecure=insecure, allow_data_loss=allow_data_loss))
+    status = provider.up(
+        UpOptions(detach=detach, insecure=insecure, allow_data_loss=allow_data_loss)
+    )
     show_status(status)
 
 
@@ -65,15 +67,18 @@ def down(
     ] = None,
 ) -> None:
     """Stop everything `up` started. Data is kept unless --delete-data."""
-    provider = _provider(config)
+    loaded = load_config(config)
     confirmed = None
     if delete_data:
-        name = provider.config.name
+        name = loaded.config.name
         confirmed = yes
         if confirmed is None:
             confirmed = typer.prompt(f"This deletes all data of '{name}'. Type its name to confirm")
         if confirmed != name:
             raise UserError(f"confirmation did not match '{name}'; nothing was deleted")
+    from heliohub.providers import get_provider
+
+    provider = get_provider(loaded, RichReporter())
     provider.down(DownOptions(delete_data=delete_data, confirmed_name=confirmed))
     err_console.print("[green]down[/]: stopped; data kept" if not delete_data else "[green]down[/]")
 
@@ -94,7 +99,9 @@ def status(
 @handle_errors
 def logs(
     config: ConfigOption = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
 ) -> None:
     """Print the logs of everything `up` started."""
     for line in _provider(config, quiet=True).logs(follow):

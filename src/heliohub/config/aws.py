@@ -8,9 +8,19 @@ from pydantic import Field, model_validator
 
 from heliohub.config.base import NonNegativeInt, PositiveInt, Strict
 
-Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
-InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
-LabelKey = Annotated[str, Field(pattern=r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")]
+Region = Annotated[
+    str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="an AWS region such as us-east-1")
+]
+InstanceType = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$",
+        description="an EC2 instance type such as m5.xlarge",
+    ),
+]
+LabelKey = Annotated[
+    str, Field(pattern=r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+]
 
 
 class Taint(Strict):
@@ -22,7 +32,13 @@ class Taint(Strict):
 class NodePool(Strict):
     """An EKS managed node group."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,38}$")]
+    name: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z][a-z0-9-]{0,38}$",
+            description="lower-case letters, digits and '-', up to 39 characters",
+        ),
+    ]
     instance_types: list[InstanceType] = Field(min_length=1)
     min_size: NonNegativeInt = 0
     max_size: PositiveInt
@@ -106,19 +122,20 @@ class Network(Strict):
 
 class AWS(Strict):
     region: Region = "us-east-1"
-    kubernetes_version: str = Field(default="1.34", pattern=r"^1\.\d{2}$")
+    kubernetes_version: str = Field(
+        default="1.34", pattern=r"^1\.\d{2}$", description='an EKS minor version such as "1.34"'
+    )
     network: Network = Network()
     node_pools: list[NodePool] = Field(default_factory=_reference_pools, min_length=1)
-    admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:")]] = (
-        Field(default_factory=list, description="IAM principals given cluster admin access")
+    admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:")]] = Field(
+        default_factory=list, description="IAM principals given cluster admin access"
     )
     hosted_zone: str | None = Field(
         default=None, description="Route53 zone for `domain`; defaults to its parent domain"
     )
     unavailable_instance_types: Literal["drop", "fail"] = Field(
         default="drop",
-        description="what preflight does with instance types a region offers in fewer than "
-        "2 AZs",
+        description="what preflight does with instance types a region offers in fewer than 2 AZs",
     )
 
     @model_validator(mode="after")

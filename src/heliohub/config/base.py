@@ -17,7 +17,7 @@ Name = Annotated[
     str,
     Field(
         pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$",
-        description="lower-case letters, digits and '-', 2 to 32 characters, starting with a letter",
+        description="2 to 32 lower-case letters, digits and '-', starting with a letter",
     ),
 ]
 

@@ -62,7 +62,9 @@ class Local(Strict):
             try:
                 ipaddress.ip_address(host)
             except ValueError as exc:
-                raise ValueError(f"host must be an IP address or 'localhost', got {host!r}") from exc
+                raise ValueError(
+                    f"host must be an IP address or 'localhost', got {host!r}"
+                ) from exc
         return value
 
 

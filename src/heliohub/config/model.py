@@ -22,6 +22,9 @@ Hostname = Annotated[
     ),
 ]
 
+# Root-level rules name their own fields; several problems travel in one ValueError.
+PROBLEM_SEPARATOR = "\n"
+
 Provider = Literal["local", "aws", "kubernetes"]
 
 
@@ -44,15 +47,18 @@ class HubConfig(Strict):
 
     @model_validator(mode="after")
     def _profiles(self) -> Self:
+        problems = []
         names = [p.name for p in self.profiles]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"profiles: names must be unique, got {', '.join(dupes)} twice")
+            problems.append(f"profiles: names must be unique, got {', '.join(dupes)} twice")
         defaults = [p.name for p in self.profiles if p.default]
         if len(defaults) > 1:
-            raise ValueError(
+            problems.append(
                 f"profiles: at most one profile may be the default, got {', '.join(defaults)}"
             )
+        if problems:
+            raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
 
     @model_validator(mode="after")
@@ -84,7 +90,7 @@ class HubConfig(Strict):
                         f"allowed: {', '.join(sorted(pools))}"
                     )
             if problems:
-                raise ValueError("; ".join(problems))
+                raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
 
     @property

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from heliohub.config.model import HubConfig
+from heliohub.config.model import PROBLEM_SEPARATOR, HubConfig
 
 _BOUNDS = {
     "greater_than": ("gt", ">"),
@@ -118,11 +118,18 @@ def _line(err: ErrorDetails) -> list[str]:
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         expected = ctx.get("expected_tags", "")
         disc = ctx.get("discriminator", "type").strip("'")
-        what = "is missing" if kind == "union_tag_not_found" else f"{_short(ctx.get('tag'))} is unknown"
+        what = (
+            "is missing"
+            if kind == "union_tag_not_found"
+            else f"{_short(ctx.get('tag'))} is unknown"
+        )
         return [f"{path}.{disc}: {what}; allowed: {expected}"]
     if kind in _BOUNDS:
         key, sign = _BOUNDS[kind]
-        return [f"{path}: must be {sign} {ctx.get(key)}, got {_short(got)}"]
+        bound = ctx.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return [f"{path}: must be {sign} {bound}, got {_short(got)}"]
     if kind == "string_pattern_mismatch":
         node = _walk(loc) or {}
         rule = node.get("description") or f"the pattern {ctx.get('pattern')}"
@@ -140,7 +147,7 @@ def _line(err: ErrorDetails) -> list[str]:
         if loc:
             return [f"{path}: {msg}"]
         # Root-level rules name their own fields ("domain: required ...").
-        return msg.split("; ")
+        return msg.split(PROBLEM_SEPARATOR)
     return [f"{path}: {err['msg']}, got {_short(got)}"]
 
 

@@ -30,7 +30,10 @@ class Shared(Strict):
 
 
 class S3Bucket(Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-'",
+    )
     access: Literal["read-only", "read-write"] = "read-only"
 
 
