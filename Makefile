@@ -35,5 +35,16 @@ lint: test-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.test-installed
+	$(PIP) install -q -e '.[local,aws,kubernetes,test,bench]'
+	touch $@
+
+# Not part of `make test`: timings belong in docs/BENCHMARKS.md, never in assertions.
+bench: test-deps $(VENV)/.bench-installed
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+load: test-deps $(VENV)/.bench-installed
+	$(BIN)/python -m bench load $(LOAD_ARGS)
+
 clean:
 	rm -rf $(VENV) rendered

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from heliohub.cli import config_commands, lifecycle_commands
+from heliohub.cli import config_commands, kube_commands, lifecycle_commands
 
 app = typer.Typer(
     name="heliohub",
@@ -24,6 +24,8 @@ app.command()(lifecycle_commands.status)
 app.command()(lifecycle_commands.logs)
 app.command()(lifecycle_commands.plan)
 app.command()(lifecycle_commands.check)
+app.command()(kube_commands.doctor)
+app.command("kube-credentials")(kube_commands.kube_credentials)
 
 
 def run() -> None:

@@ -17,8 +17,9 @@ class AuthBase(Strict):
     )
     allowed_users: list[Username] = Field(
         default_factory=list,
-        description="users allowed to log in besides admins; empty means any user the "
-        "login method accepts",
+        description="users allowed to log in besides admins; for shared-password and native, "
+        "empty means any user the login method accepts; for oidc, cognito and github see "
+        "allow_all",
     )
 
 
@@ -29,6 +30,46 @@ class GroupsMixin(Strict):
     allowed_groups: list[str] = Field(
         default_factory=list, description="members of these groups may log in"
     )
+
+
+class AllowRule(Strict):
+    """Who may log in through an external identity provider (oidc, cognito, github).
+
+    JupyterHub 5 and oauthenticator 16 let nobody in by default. heliohub's rule: admins
+    (admin_users, admin_groups) and the allowed users, groups and organizations get in;
+    every user the provider authenticates gets in only with `allow_all: true`, which must
+    then stand alone. A config that would let nobody in is refused.
+    """
+
+    allow_all: bool = Field(
+        default=False,
+        description="let in every user the identity provider authenticates (e.g. everyone "
+        "in the institution, or in the Cognito user pool); cannot be combined with allowed "
+        "users, groups or organizations",
+    )
+
+    def _allow_lists(self) -> dict[str, list[str]]:
+        return {"allowed_users": list(getattr(self, "allowed_users", []))}
+
+    def _admin_lists(self) -> dict[str, list[str]]:
+        return {"admin_users": list(getattr(self, "admin_users", []))}
+
+    @model_validator(mode="after")
+    def _somebody_may_log_in(self) -> Self:
+        allowed = {k: v for k, v in self._allow_lists().items() if v}
+        if self.allow_all and allowed:
+            raise ValueError(
+                f"allow_all: true lets every authenticated user in, so {', '.join(allowed)} "
+                "would be ignored; remove one of them"
+            )
+        admins = any(self._admin_lists().values())
+        if not (self.allow_all or allowed or admins):
+            names = ", ".join([*self._allow_lists(), *self._admin_lists()])
+            raise ValueError(
+                f"nobody could log in: set at least one of {names}, or allow_all: true to let "
+                "in every user the identity provider authenticates"
+            )
+        return self
 
 
 class SharedPasswordAuth(AuthBase):
@@ -54,16 +95,31 @@ class NativeAuth(AuthBase):
     minimum_password_length: int = Field(default=10, ge=8, le=128)
 
 
-class OIDCAuth(AuthBase, GroupsMixin):
+class OIDCAuth(AuthBase, GroupsMixin, AllowRule):
     """Any OpenID Connect issuer, through GenericOAuthenticator."""
 
     type: Literal["oidc"] = "oidc"
-    issuer: HttpUrl = Field(description="issuer URL; endpoints are discovered from it")
+    issuer: HttpUrl = Field(
+        description="issuer URL; endpoints are discovered from its "
+        "/.well-known/openid-configuration when the hub starts a login"
+    )
     client_id: str = Field(min_length=1)
     client_secret: SecretRef
-    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "profile", "email"],
+        description="scopes to request; add the one your provider needs for the groups claim",
+    )
     username_claim: str = Field(default="preferred_username", min_length=1)
-    groups_claim: str = Field(default="groups", min_length=1)
+    groups_claim: str = Field(
+        default="groups",
+        min_length=1,
+        description="claim with the user's groups (for admin_groups and allowed_groups)",
+    )
+    userdata_from_id_token: bool = Field(
+        default=False,
+        description="read the user's claims from the id token instead of the userinfo "
+        "endpoint (for providers that put groups only in the id token)",
+    )
     authorize_url: HttpUrl | None = Field(default=None, description="overrides discovery")
     token_url: HttpUrl | None = Field(default=None, description="overrides discovery")
     userdata_url: HttpUrl | None = Field(default=None, description="overrides discovery")
@@ -77,10 +133,21 @@ class OIDCAuth(AuthBase, GroupsMixin):
     def _scopes_have_openid(self) -> Self:
         if "openid" not in self.scopes:
             raise ValueError("scopes must include 'openid'")
+        if self.userdata_from_id_token and self.userdata_url:
+            raise ValueError(
+                "userdata_url and userdata_from_id_token: true exclude each other; "
+                "remove one of them"
+            )
         return self
 
+    def _allow_lists(self) -> dict[str, list[str]]:
+        return {"allowed_users": self.allowed_users, "allowed_groups": self.allowed_groups}
 
-class CognitoAuth(AuthBase, GroupsMixin):
+    def _admin_lists(self) -> dict[str, list[str]]:
+        return {"admin_users": self.admin_users, "admin_groups": self.admin_groups}
+
+
+class CognitoAuth(AuthBase, GroupsMixin, AllowRule):
     """AWS Cognito: a preset of `oidc` built from the user pool's domain prefix and region."""
 
     type: Literal["cognito"] = "cognito"
@@ -117,14 +184,29 @@ class CognitoAuth(AuthBase, GroupsMixin):
             raise ValueError("scopes must include 'openid'")
         return self
 
+    def _allow_lists(self) -> dict[str, list[str]]:
+        return {"allowed_users": self.allowed_users, "allowed_groups": self.allowed_groups}
 
-class GitHubAuth(AuthBase):
+    def _admin_lists(self) -> dict[str, list[str]]:
+        return {"admin_users": self.admin_users, "admin_groups": self.admin_groups}
+
+
+class GitHubAuth(AuthBase, AllowRule):
     """GitHub OAuth apps."""
 
     type: Literal["github"] = "github"
     client_id: str = Field(min_length=1)
     client_secret: SecretRef
-    allowed_organizations: list[str] = Field(default_factory=list)
+    allowed_organizations: list[str] = Field(
+        default_factory=list,
+        description="members of these organizations (or 'org:team') may log in",
+    )
+
+    def _allow_lists(self) -> dict[str, list[str]]:
+        return {
+            "allowed_users": self.allowed_users,
+            "allowed_organizations": self.allowed_organizations,
+        }
 
 
 Auth = Annotated[

@@ -1,0 +1,103 @@
+"""What a run measured, saved as JSON next to the report so either command can rebuild it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_FILE = "bench.json"
+LOAD_FILE = "load.json"
+
+
+@dataclass
+class Figure:
+    """One figure and its floor, both measured in the same run."""
+
+    key: str
+    group: str  # figures of one group share a plot
+    title: str
+    unit: str  # "s" or "MiB"
+    ours: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    floor_title: str = ""
+    how: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BenchRun:
+    started: str
+    finished: str = ""
+    quick: bool = False
+    repeat: int = 0
+    machine: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    loadavg_before: list[float] = field(default_factory=list)
+    loadavg_after: list[float] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    # Side measurements that explain a figure (e.g. a breakdown of `up`), key -> samples.
+    details: dict[str, list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def figure(self, key: str) -> Figure | None:
+        return next((f for f in self.figures if f.key == key), None)
+
+
+@dataclass
+class Failure:
+    user: str
+    step: str
+    reason: str
+
+
+@dataclass
+class LoadRun:
+    started: str
+    finished: str = ""
+    users: int = 0
+    gateway_fraction: float = 0.0
+    concurrency: int = 0
+    deadline_s: float = 0.0
+    memory_reserve_mib: float = 0.0
+    machine: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    hub_settings: dict[str, Any] = field(default_factory=dict)
+    loadavg_before: list[float] = field(default_factory=list)
+    loadavg_after: list[float] = field(default_factory=list)
+    # step -> latencies (s) of the users for whom it succeeded
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    completed_users: int = 0
+    not_started: dict[str, int] = field(default_factory=dict)  # reason -> users
+    peak_servers: int = 0
+    peak: dict[str, float] = field(default_factory=dict)  # memory figures at the peak
+    # (seconds since start, running servers, available MiB, PSS MiB of the deployment)
+    timeline: list[tuple[float, int, float, float]] = field(default_factory=list)
+    hub_log_errors: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def save(obj: BenchRun | LoadRun, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(obj), indent=1) + "\n")
+
+
+def load_bench(path: Path) -> BenchRun | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    data["figures"] = [Figure(**f) for f in data.get("figures", [])]
+    return BenchRun(**data)
+
+
+def load_load(path: Path) -> LoadRun | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    data["failures"] = [Failure(**f) for f in data.get("failures", [])]
+    data["timeline"] = [tuple(t) for t in data.get("timeline", [])]
+    return LoadRun(**data)

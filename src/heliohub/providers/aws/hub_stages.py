@@ -1,0 +1,116 @@
+"""The stages of a real deployment: the rendered templates, wired by stack parameters."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from heliohub.config import HubConfig
+from heliohub.errors import UserError
+from heliohub.providers.aws.asg_tags import tag_node_groups
+from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.aws.stages import StackStage, StageContext
+from heliohub.render.cloudformation import cluster as cl
+from heliohub.render.cloudformation import template_body, templates
+from heliohub.render.cloudformation.naming import cluster_name, managed_cognito, stack_name
+from heliohub.render.cloudformation.nodegroups import pool_asg_tags, pool_id
+
+
+def nodegroup_outputs(config: HubConfig) -> dict[str, str]:
+    """Pool name -> the cluster stack output holding its node group's name."""
+    return {p.name: f"{pool_id(p)}Name" for p in config.aws.node_pools}
+
+
+def deployer_arn(clients: AWSClients) -> str:
+    """The IAM role or user behind the current credentials, as an access entry needs it."""
+    arn = clients.client("sts").get_caller_identity()["Arn"]
+    parts = arn.split(":")
+    account, resource = parts[4], parts[5]
+    if resource == "root":
+        raise UserError(
+            "you are signed in as the account root user; EKS access entries need an IAM role or "
+            "user. Use one (and keep root credentials for account administration)"
+        )
+    if resource.startswith("assumed-role/"):
+        role = resource.split("/")[1]
+        try:
+            return clients.client("iam").get_role(RoleName=role)["Role"]["Arn"]
+        except ClientError:
+            # Without iam:GetRole the path is unknown; an ARN without it is accepted too.
+            return f"arn:{parts[1]}:iam::{account}:role/{role}"
+    return arn
+
+
+def _same_principal(a: str, b: str) -> bool:
+    def short(arn: str) -> str:
+        head, _, name = arn.rpartition("/")
+        kind = head.split(":")[-1].split("/")[0]
+        return f"{arn.split(':')[4]}:{kind}/{name}"
+
+    return a == b or short(a) == short(b)
+
+
+def hub_stages(config: HubConfig) -> list[StackStage]:
+    rendered = templates(config)
+    stages = [
+        StackStage(
+            key="data",
+            stack_name=stack_name(config, "data"),
+            template=template_body(rendered["data"]),
+            keep_on_down=True,
+        )
+    ]
+    if "network" in rendered:
+        stages.append(
+            StackStage(
+                key="network",
+                stack_name=stack_name(config, "network"),
+                template=template_body(rendered["network"]),
+            )
+        )
+
+    def cluster_parameters(ctx: StageContext) -> dict[str, str]:
+        data = ctx.outputs["data"]
+        existing = config.aws.network.existing
+        if existing is not None:
+            vpc, private = existing.vpc_id, ",".join(existing.private_subnet_ids)
+        else:
+            vpc, private = (
+                ctx.outputs["network"]["VpcId"],
+                ctx.outputs["network"]["PrivateSubnetIds"],
+            )
+        deployer = deployer_arn(ctx.clients)
+        if any(_same_principal(deployer, a) for a in config.aws.admin_role_arns):
+            deployer = ""  # one principal, one access entry
+        params = {
+            cl.VPC_ID: vpc,
+            cl.PRIVATE_SUBNETS: private,
+            cl.FILE_SYSTEM_ID: data["FileSystemId"],
+            cl.SECRETS_KEY_ARN: data["SecretsKeyArn"],
+            cl.DEPLOYER: deployer,
+        }
+        auth = managed_cognito(config)
+        if auth is not None:
+            params["UserPoolId"] = auth.user_pool_id or data["UserPoolId"]
+        return params
+
+    def tag_asgs(ctx: StageContext, outputs: dict[str, str]) -> None:
+        names = {pool: outputs[key] for pool, key in nodegroup_outputs(config).items()}
+        wanted = {p.name: pool_asg_tags(config, p) for p in config.aws.node_pools}
+        changes = tag_node_groups(ctx.clients, cluster_name(config), names, wanted)
+        for asg, changed in changes.items():
+            ctx.reporter.info(
+                f"autoscaler tags on {asg}: {len(changed)} changed"
+                if changed
+                else f"autoscaler tags on {asg}: up to date"
+            )
+
+    stages.append(
+        StackStage(
+            key="cluster",
+            stack_name=stack_name(config, "cluster"),
+            template=template_body(rendered["cluster"]),
+            parameters=cluster_parameters,
+            check=tag_asgs,
+        )
+    )
+    return stages

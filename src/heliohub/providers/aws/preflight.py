@@ -1,0 +1,335 @@
+"""Checks against the AWS account before anything is created (`heliohub validate --online`).
+
+Each check returns a result with what it found and, on failure, the fix. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from heliohub.config import HubConfig
+from heliohub.config.aws import NodePool
+from heliohub.errors import UserError
+from heliohub.providers.aws.clients import AWSClients
+from heliohub.render.cloudformation.naming import (
+    COGNITO_RESERVED_WORDS,
+    DEPLOYMENT_TAG,
+    creates_user_pool,
+    managed_cognito,
+)
+
+MIN_ZONES = 2
+
+# EC2 vCPU quotas (service code "ec2") by capacity and instance family group.
+QUOTAS: dict[tuple[str, str], tuple[str, str]] = {
+    ("on-demand", "standard"): ("L-1216C47A", "Running On-Demand Standard instances"),
+    ("spot", "standard"): ("L-34B43A08", "All Standard Spot Instance Requests"),
+    ("on-demand", "g"): ("L-DB2E81BA", "Running On-Demand G and VT instances"),
+    ("spot", "g"): ("L-3819A6DF", "All G and VT Spot Instance Requests"),
+}
+_STANDARD = set("acdhimrtz")
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def family_group(instance_type: str) -> str | None:
+    """'standard', 'g' (G and VT), or None for families with other quotas (P, X, Inf...)."""
+    family = instance_type.split(".")[0]
+    if family.startswith(("g", "vt")):
+        return "g"
+    if family.startswith(("inf", "trn", "dl", "hpc", "mac", "u-", "x", "p", "f")):
+        return None
+    return "standard" if family[0] in _STANDARD else None
+
+
+# -- instance types ----------------------------------------------------------------------------
+
+
+def offered_zones(clients: AWSClients, types: list[str]) -> dict[str, set[str]]:
+    ec2 = clients.client("ec2")
+    zones: dict[str, set[str]] = defaultdict(set)
+    kwargs: dict[str, Any] = {
+        "LocationType": "availability-zone",
+        "Filters": [{"Name": "instance-type", "Values": sorted(set(types))}],
+    }
+    while True:
+        page = ec2.describe_instance_type_offerings(**kwargs)
+        for offer in page["InstanceTypeOfferings"]:
+            zones[offer["InstanceType"]].add(offer["Location"])
+        if not page.get("NextToken"):
+            return dict(zones)
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def prune_instance_types(
+    config: HubConfig, zones: dict[str, set[str]]
+) -> tuple[HubConfig, list[str], list[str]]:
+    """Drop types offered in fewer than 2 AZs. Returns (config, notes, problems)."""
+    notes: list[str] = []
+    problems: list[str] = []
+    pools = []
+    for pool in config.aws.node_pools:
+        keep = [t for t in pool.instance_types if len(zones.get(t, ())) >= MIN_ZONES]
+        gone = [t for t in pool.instance_types if t not in keep]
+        for t in gone:
+            where = len(zones.get(t, ()))
+            notes.append(
+                f"node pool {pool.name}: {t} is offered in {where} AZ(s) of "
+                f"{config.aws.region}; dropped"
+            )
+        if not keep:
+            problems.append(
+                f"node pool {pool.name}: none of its instance types is offered in 2 AZs"
+            )
+            keep = list(pool.instance_types)
+        pools.append(pool.model_copy(update={"instance_types": keep}))
+    aws = config.aws.model_copy(update={"node_pools": pools})
+    return config.model_copy(update={"aws": aws}), notes, problems
+
+
+def check_instance_types(config: HubConfig, clients: AWSClients) -> CheckResult:
+    types = sorted({t for p in config.aws.node_pools for t in p.instance_types})
+    zones = offered_zones(clients, types)
+    short = {t: len(zones.get(t, ())) for t in types if len(zones.get(t, ())) < MIN_ZONES}
+    if not short:
+        return CheckResult("instance types", True, f"{len(types)} type(s), each in >= 2 AZs")
+    listing = ", ".join(f"{t} ({n} AZ)" for t, n in sorted(short.items()))
+    if config.aws.unavailable_instance_types == "fail":
+        return CheckResult(
+            "instance types",
+            False,
+            f"offered in fewer than 2 AZs of {config.aws.region}: {listing}",
+            "remove them from aws.node_pools, or set aws.unavailable_instance_types: drop",
+        )
+    _, notes, problems = prune_instance_types(config, zones)
+    if problems:
+        return CheckResult(
+            "instance types",
+            False,
+            "; ".join(problems),
+            f"choose instance types offered in {config.aws.region} (EC2 console: Instance Types)",
+            notes,
+        )
+    return CheckResult("instance types", True, f"{len(short)} type(s) will be dropped", "", notes)
+
+
+# -- quotas ------------------------------------------------------------------------------------
+
+
+def vcpus(clients: AWSClients, types: list[str]) -> dict[str, int]:
+    ec2 = clients.client("ec2")
+    result: dict[str, int] = {}
+    for start in range(0, len(types), 100):
+        page = ec2.describe_instance_types(InstanceTypes=types[start : start + 100])
+        for t in page["InstanceTypes"]:
+            result[t["InstanceType"]] = int(t["VCpuInfo"]["DefaultVCpus"])
+    return result
+
+
+def required_vcpus(pools: list[NodePool], cpus: dict[str, int]) -> dict[tuple[str, str], int]:
+    """Worst case per quota: every pool at its maximum, of its largest instance type."""
+    need: dict[tuple[str, str], int] = defaultdict(int)
+    for pool in pools:
+        for group in {family_group(t) for t in pool.instance_types} - {None}:
+            largest = max(cpus.get(t, 0) for t in pool.instance_types if family_group(t) == group)
+            need[(pool.capacity, group)] += pool.max_size * largest  # type: ignore[index]
+    return dict(need)
+
+
+def quota_value(clients: AWSClients, code: str) -> float:
+    sq = clients.client("service-quotas")
+    try:
+        return float(sq.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchResourceException":
+            raise
+        # No applied value in this account: the AWS default holds.
+        quota = sq.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)
+        return float(quota["Quota"]["Value"])
+
+
+def check_quotas(config: HubConfig, clients: AWSClients) -> CheckResult:
+    types = sorted({t for p in config.aws.node_pools for t in p.instance_types})
+    need = required_vcpus(config.aws.node_pools, vcpus(clients, types))
+    short, fine = [], []
+    for key, vcpu in sorted(need.items()):
+        code, label = QUOTAS[key]
+        have = quota_value(clients, code)
+        line = f"{label} ({code}): need {vcpu} vCPU, quota {have:g}"
+        (short if vcpu > have else fine).append((line, code, vcpu))
+    if short:
+        return CheckResult(
+            "vCPU quotas",
+            False,
+            "; ".join(s[0] for s in short),
+            "request increases in the Service Quotas console (EC2): "
+            + ", ".join(f"{c} to at least {math.ceil(v)}" for _, c, v in short)
+            + "; or lower max_size of the pools",
+            [f[0] for f in fine],
+        )
+    return CheckResult("vCPU quotas", True, "; ".join(f[0] for f in fine) or "nothing to check")
+
+
+# -- Cognito, Route53, EKS ---------------------------------------------------------------------
+
+
+def check_cognito_domain(
+    config: HubConfig, clients: AWSClients, our_pool: str | None
+) -> CheckResult:
+    auth = managed_cognito(config)
+    if auth is None or not creates_user_pool(config):
+        return CheckResult("Cognito domain", True, "not created by heliohub (no managed user pool)")
+    prefix = auth.domain_prefix or config.name
+    bad = [w for w in COGNITO_RESERVED_WORDS if w in prefix]
+    if bad:
+        return CheckResult(
+            "Cognito domain",
+            False,
+            f"prefix {prefix!r} contains {', '.join(bad)}, which Cognito refuses",
+            "set auth.domain_prefix to a prefix without aws, amazon or cognito",
+        )
+    idp = clients.client("cognito-idp")
+    desc = idp.describe_user_pool_domain(Domain=prefix).get("DomainDescription") or {}
+    owner = desc.get("UserPoolId")
+    if not owner:
+        return CheckResult("Cognito domain", True, f"prefix {prefix!r} is free")
+    if owner == our_pool or _tagged_ours(idp, owner, config.name):
+        return CheckResult("Cognito domain", True, f"prefix {prefix!r} is this deployment's")
+    return CheckResult(
+        "Cognito domain",
+        False,
+        f"prefix {prefix!r} is taken (by user pool {owner}, or by another AWS account)",
+        "set auth.domain_prefix to another prefix",
+    )
+
+
+def _tagged_ours(idp: Any, pool_id: str, name: str) -> bool:
+    try:
+        pool = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    except ClientError:
+        return False
+    return (pool.get("UserPoolTags") or {}).get(DEPLOYMENT_TAG) == name
+
+
+def zone_name(config: HubConfig) -> str | None:
+    if config.aws.hosted_zone:
+        return config.aws.hosted_zone.rstrip(".")
+    if not config.domain:
+        return None
+    return config.domain.split(".", 1)[1]
+
+
+def find_hosted_zone(clients: AWSClients, name: str) -> dict[str, Any] | None:
+    r53 = clients.client("route53")
+    page = r53.list_hosted_zones_by_name(DNSName=name)
+    for zone in page.get("HostedZones", []):
+        if zone["Name"].rstrip(".") == name and not zone.get("Config", {}).get("PrivateZone"):
+            return zone
+    return None
+
+
+def check_hosted_zone(config: HubConfig, clients: AWSClients) -> CheckResult:
+    name = zone_name(config)
+    if name is None:
+        return CheckResult("Route53 zone", True, "no domain configured; nothing to check")
+    zone = find_hosted_zone(clients, name)
+    if zone is None:
+        return CheckResult(
+            "Route53 zone",
+            False,
+            f"no public hosted zone {name!r} in this account",
+            f"create a public hosted zone for {name} in Route53 and delegate it from the parent "
+            "domain, or set aws.hosted_zone to the zone that holds "
+            f"{config.domain}",
+        )
+    return CheckResult("Route53 zone", True, f"{name} ({zone['Id'].rsplit('/', 1)[-1]})")
+
+
+def check_kubernetes_version(config: HubConfig, clients: AWSClients) -> CheckResult:
+    version = config.aws.kubernetes_version
+    eks = clients.client("eks")
+    found = eks.describe_cluster_versions(clusterVersions=[version]).get("clusterVersions", [])
+    offered = [v for v in found if v.get("clusterVersion") == version]
+    raw = (offered[0].get("versionStatus") or offered[0].get("status") or "") if offered else ""
+    status = raw.upper().replace("-", "_")
+    if status in ("STANDARD_SUPPORT", "EXTENDED_SUPPORT"):
+        return CheckResult("Kubernetes version", True, f"{version} ({status.lower()})")
+    listed = eks.describe_cluster_versions().get("clusterVersions", [])
+    supported = sorted(
+        {
+            v["clusterVersion"]
+            for v in listed
+            if re.fullmatch(r"1\.\d+", v.get("clusterVersion", ""))
+        },
+        key=lambda v: int(v.split(".")[1]),
+    )
+    return CheckResult(
+        "Kubernetes version",
+        False,
+        f"EKS does not offer {version} in {config.aws.region}"
+        + (f" (status {status})" if status else ""),
+        f"set aws.kubernetes_version to one of {', '.join(supported) or 'the versions EKS lists'}",
+    )
+
+
+# -- all ---------------------------------------------------------------------------------------
+
+
+def check_credentials(clients: AWSClients) -> CheckResult:
+    try:
+        ident = clients.client("sts").get_caller_identity()
+    except (NoCredentialsError, ClientError, BotoCoreError) as exc:
+        return CheckResult(
+            "credentials",
+            False,
+            f"no usable AWS credentials: {exc}",
+            "set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or sign in with your "
+            "SSO profile, then run this again",
+        )
+    return CheckResult("credentials", True, f"account {ident['Account']} as {ident['Arn']}")
+
+
+def run_checks(
+    config: HubConfig, clients: AWSClients, our_pool: str | None = None
+) -> list[CheckResult]:
+    if config.provider != "aws":
+        raise UserError(
+            f"validate --online checks an AWS account; the config's provider is {config.provider!r}"
+        )
+    results = [check_credentials(clients)]
+    if not results[0].ok:
+        return results
+    checks: list[tuple[str, Callable[[], CheckResult]]] = [
+        ("instance types", lambda: check_instance_types(config, clients)),
+        ("vCPU quotas", lambda: check_quotas(config, clients)),
+        ("Cognito domain", lambda: check_cognito_domain(config, clients, our_pool)),
+        ("Route53 zone", lambda: check_hosted_zone(config, clients)),
+        ("Kubernetes version", lambda: check_kubernetes_version(config, clients)),
+    ]
+    for name, check in checks:
+        try:
+            results.append(check())
+        except (ClientError, BotoCoreError) as exc:
+            results.append(
+                CheckResult(
+                    name,
+                    False,
+                    f"could not check: {exc}",
+                    "grant the read permissions listed in docs/aws.md, then run this again",
+                )
+            )
+    return results

@@ -1,0 +1,255 @@
+"""AWSProvider: the stacks, then the Kubernetes layer on top; `down` in the other order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from heliohub.config import LoadedConfig
+from heliohub.errors import UserError
+from heliohub.providers.aws import teardown
+from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.aws.engine import DeployEngine
+from heliohub.providers.aws.events import describe_stack, in_progress
+from heliohub.providers.aws.hub_stages import hub_stages, nodegroup_outputs
+from heliohub.providers.aws.preflight import (
+    find_hosted_zone,
+    offered_zones,
+    prune_instance_types,
+    zone_name,
+)
+from heliohub.providers.aws.stages import StackStage
+from heliohub.providers.aws.state import (
+    CLIENT_SECRET_FILE,
+    collect_outputs,
+    fetch_client_secret,
+    write_outputs,
+)
+from heliohub.providers.base import (
+    CheckReport,
+    CheckStep,
+    Component,
+    DownOptions,
+    Plan,
+    Provider,
+    Reporter,
+    Status,
+    UpOptions,
+)
+from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG
+from heliohub.render.outputs import AWSOutputs
+
+LayerFactory = Callable[..., Any]
+
+
+def default_kubernetes_layer(**kwargs: Any) -> Any:
+    """The charts, DNS and HTTPS on the cluster (imported late: another package owns it)."""
+    from heliohub.providers.kubernetes.layer import KubernetesLayer
+
+    return KubernetesLayer(**kwargs)
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """AWS API errors become UserErrors that say what to check; never a traceback."""
+    try:
+        yield
+    except NoCredentialsError:
+        raise UserError(
+            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY), then run this again"
+        ) from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise UserError(
+            f"AWS refused {exc.operation_name}: {err.get('Code')}: {err.get('Message')}. "
+            "Check the credentials and the IAM permissions in docs/aws.md"
+        ) from None
+    except BotoCoreError as exc:
+        raise UserError(f"AWS call failed: {exc}") from None
+
+
+class AWSProvider(Provider):
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        reporter: Reporter,
+        clients: AWSClients | None = None,
+        stages: Sequence[StackStage] | None = None,
+        kubernetes_layer: LayerFactory | None = default_kubernetes_layer,
+        poll_seconds: float = 5.0,
+    ) -> None:
+        super().__init__(loaded, reporter)
+        self.clients = clients or AWSClients(region=self.config.aws.region)
+        self._stages = list(stages) if stages is not None else None
+        self.kubernetes_layer = kubernetes_layer
+        self.poll_seconds = poll_seconds
+
+    @property
+    def state_dir(self) -> Path:
+        return self.loaded.data_dir / "state"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.loaded.data_dir / "secrets" / CLIENT_SECRET_FILE
+
+    def stages(self) -> list[StackStage]:
+        if self._stages is not None:
+            return self._stages
+        config = self.config
+        types = sorted({t for p in config.aws.node_pools for t in p.instance_types})
+        zones = offered_zones(self.clients, types)
+        pruned, notes, problems = prune_instance_types(config, zones)
+        if config.aws.unavailable_instance_types == "fail" and notes:
+            raise UserError(
+                "; ".join(notes).replace("; dropped", "") + ". Remove these types "
+                "from aws.node_pools or set aws.unavailable_instance_types: drop"
+            )
+        if problems:
+            raise UserError("; ".join(problems))
+        for note in notes:
+            self.reporter.warn(note)
+        self._stages = hub_stages(pruned)
+        return self._stages
+
+    def engine(self) -> DeployEngine:
+        return DeployEngine(
+            self.clients,
+            self.reporter,
+            self.stages(),
+            {DEPLOYMENT_TAG: self.config.name},
+            poll_seconds=self.poll_seconds,
+        )
+
+    def _layer(self, outputs: AWSOutputs) -> Any:
+        if self.kubernetes_layer is None:
+            return None
+        return self.kubernetes_layer(
+            config=self.config, reporter=self.reporter, outputs=outputs, state_dir=self.state_dir
+        )
+
+    def _outputs(self, stacks: dict[str, dict[str, str]]) -> AWSOutputs:
+        config = self.config
+        account = self.clients.client("sts").get_caller_identity()["Account"]
+        existing = config.aws.network.existing
+        secret_file = None
+        pool = stacks.get("data", {}).get("UserPoolId")
+        client = stacks.get("cluster", {}).get("UserPoolClientId")
+        auth_pool = getattr(config.auth, "user_pool_id", None)
+        if client and (pool or auth_pool):
+            fetch_client_secret(self.clients, pool or auth_pool, client, self.secret_file)
+            secret_file = str(self.secret_file)
+        zone = zone_name(config) if config.domain else None
+        found = find_hosted_zone(self.clients, zone) if zone else None
+        return collect_outputs(
+            region=config.aws.region,
+            account_id=account,
+            stacks=stacks,
+            nodegroup_outputs=nodegroup_outputs(config),
+            existing_subnets=(list(existing.private_subnet_ids), list(existing.public_subnet_ids))
+            if existing
+            else None,
+            client_secret_file=secret_file,
+            hosted_zone_id=found["Id"].rsplit("/", 1)[-1] if found else None,
+        )
+
+    # -- Provider ------------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        with aws_errors():
+            return self.engine().plan()
+
+    def up(self, options: UpOptions) -> Status:
+        with aws_errors():
+            stacks = self.engine().apply(allow_data_loss=options.allow_data_loss)
+            outputs = self._outputs(stacks)
+            path = write_outputs(self.state_dir, outputs)
+            self.reporter.info(f"outputs recorded in {path}")
+            layer = self._layer(outputs)
+            if layer is not None:
+                layer.apply()
+            return self.status()
+
+    def down(self, options: DownOptions) -> None:
+        if options.delete_data and options.confirmed_name != self.config.name:
+            raise UserError(f"--delete-data needs the deployment name '{self.config.name}' typed")
+        with aws_errors():
+            engine = self.engine()
+            deployed = engine.outputs()
+            if "cluster" in deployed:
+                layer = self._layer(self._outputs(deployed))
+                if layer is not None:
+                    with self.reporter.stage("remove the Kubernetes layer"):
+                        layer.destroy()
+            report = teardown.destroy(engine, options.delete_data, DEPLOYMENT_TAG, self.config.name)
+            if options.delete_data:
+                (self.state_dir / "aws.json").unlink(missing_ok=True)
+                self.secret_file.unlink(missing_ok=True)
+            else:
+                write_outputs(self.state_dir, self._outputs(engine.outputs()))
+            teardown.check_report(report, self.reporter)
+
+    def status(self) -> Status:
+        components = []
+        with aws_errors():
+            for stage in self.stages():
+                stack = describe_stack(self.clients.client("cloudformation"), stage.stack_name)
+                if stack is None:
+                    components.append(
+                        Component(name=stage.stack_name, state="stopped", detail="absent")
+                    )
+                    continue
+                s = stack["StackStatus"]
+                state = (
+                    "pending"
+                    if in_progress(s)
+                    else "running"
+                    if s in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+                    else "failed"
+                )
+                components.append(Component(name=stage.stack_name, state=state, detail=s))
+        states = {c.state for c in components}
+        overall = (
+            "running"
+            if states == {"running"}
+            else "stopped"
+            if states == {"stopped"}
+            else "partial"
+        )
+        return Status(
+            name=self.config.name,
+            provider="aws",
+            state=overall,  # type: ignore[arg-type]
+            url=f"https://{self.config.domain}" if self.config.domain else None,
+            components=components,
+            notes=[f"outputs: {self.state_dir / 'aws.json'}"],
+        )
+
+    def check(self) -> CheckReport:
+        report = CheckReport()
+        for component in self.status().components:
+            start = time.monotonic()
+            report.steps.append(
+                CheckStep(
+                    name=f"stack {component.name}",
+                    ok=component.state == "running",
+                    seconds=time.monotonic() - start,
+                    detail=component.detail,
+                )
+            )
+        if report.ok and self.kubernetes_layer is not None:
+            with aws_errors():
+                layer = self._layer(self._outputs(self.engine().outputs()))
+            check = getattr(layer, "check", None)
+            if check is None:
+                report.steps.append(
+                    CheckStep(name="user journey", ok=False, seconds=0, detail="layer has no check")
+                )
+            else:
+                report.steps += check().steps
+        return report

@@ -1,0 +1,384 @@
+"""The Kubernetes layer: releases, manifests, DNS and HTTPS on a cluster heliohub can reach.
+
+Used by the kubernetes provider on any cluster, and by the AWS provider after its stacks
+(apply) and before deleting them (destroy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from heliohub.config import HubConfig, LoadedConfig
+from heliohub.errors import RefusedError, UserError
+from heliohub.providers.base import CheckReport, Component, Reporter
+from heliohub.providers.kubernetes import doctor as doc
+from heliohub.providers.kubernetes.dns import (
+    Bounds,
+    CertProbe,
+    Clock,
+    DnsHttps,
+    HttpsOutcome,
+    Resolver,
+    Route53Records,
+    elb_zone_lookup,
+    system_resolver,
+    tls_probe,
+    wait_for,
+)
+from heliohub.providers.kubernetes.eks import eks_kubeconfig, heliohub_command, write_kubeconfig
+from heliohub.providers.kubernetes.helm import Helm, HelmCLI, helm_env
+from heliohub.providers.kubernetes.inspect import (
+    EKSNodeGroups,
+    Inspection,
+    NodeGroupSizes,
+    collect,
+    components,
+)
+from heliohub.providers.kubernetes.kube import Kr8sKube, Kube
+from heliohub.providers.kubernetes.secrets import secret_values
+from heliohub.render.helm import KubernetesRender, build
+from heliohub.render.helm import releases as rel
+from heliohub.render.helm.placeholders import find_placeholders
+from heliohub.render.helm.values_check import validate_rendered
+from heliohub.render.helm.wiring import (
+    ADDON_NAMESPACE,
+    AUTH_SECRET,
+    CHECK_TOKEN_KEY,
+    HUB_SECRET,
+    JUPYTERHUB_RELEASE,
+    PROXY_PUBLIC_SERVICE,
+)
+from heliohub.render.outputs import AWSOutputs
+
+HUB_LABELS = {"app": "jupyterhub", "component": "hub", "release": JUPYTERHUB_RELEASE}
+
+
+class KubernetesLayer:
+    def __init__(
+        self,
+        config: LoadedConfig | HubConfig,
+        reporter: Reporter,
+        outputs: AWSOutputs | None,
+        state_dir: Path,
+        kube: Kube | None = None,
+        helm: Helm | None = None,
+        route53: Route53Records | None = None,
+        resolver: Resolver = system_resolver,
+        cert_probe: CertProbe = tls_probe,
+        nodegroups: NodeGroupSizes | None = None,
+        bounds: Bounds | None = None,
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
+        provided_secrets: Mapping[str, str] | None = None,
+        aws_session: Any = None,
+    ) -> None:
+        """config: pass the LoadedConfig, so secret files resolve against the config file's
+        directory; with a bare HubConfig they resolve against state_dir's parent (the data
+        directory). Generated secrets live in <data dir>/secrets either way.
+        provided_secrets: secret values the caller already holds, by environment variable.
+        """
+        if isinstance(config, LoadedConfig):
+            self.loaded = config
+            self.secrets_dir = config.data_dir / "secrets"
+        else:
+            self.loaded = LoadedConfig(config, None, state_dir.parent.resolve())
+            self.secrets_dir = state_dir.parent / "secrets"
+        self.config = self.loaded.config
+        self.reporter = reporter
+        self.outputs = outputs
+        self.state_dir = state_dir
+        self._kube = kube
+        self._helm = helm
+        self._route53 = route53
+        self._nodegroups = nodegroups
+        self.resolver = resolver
+        self.cert_probe = cert_probe
+        self.bounds = bounds or Bounds()
+        self.clock = clock or Clock()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.provided_secrets = dict(provided_secrets or {})
+        self._session = aws_session
+
+    # -- connections, made on first use ---------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        return self.config.kubernetes.namespace
+
+    @property
+    def aws(self) -> bool:
+        return self.config.provider == "aws"
+
+    def kubeconfig(self) -> tuple[Path | None, str | None]:
+        """(kubeconfig path, context) heliohub uses; on AWS one it writes for the EKS cluster."""
+        if self.aws:
+            if self.outputs is None:
+                raise UserError("the EKS cluster does not exist yet: run `heliohub up`")
+            config = eks_kubeconfig(self.outputs, self.namespace, heliohub_command())
+            path = write_kubeconfig(self.state_dir / "kubeconfig", config)
+            return path, config["current-context"]
+        k8s = self.config.kubernetes
+        return (self.loaded.resolve(k8s.kubeconfig) if k8s.kubeconfig else None), k8s.context
+
+    @property
+    def kube(self) -> Kube:
+        if self._kube is None:
+            path, context = self.kubeconfig()
+            self._kube = Kr8sKube(path, context)
+        return self._kube
+
+    @property
+    def helm(self) -> Helm:
+        if self._helm is None:
+            path, context = self.kubeconfig()
+            self._helm = HelmCLI(helm_env(self.state_dir, path, context, self.environ))
+        return self._helm
+
+    def session(self) -> Any:
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.Session(region_name=self.config.aws.region)
+        return self._session
+
+    @property
+    def route53(self) -> Route53Records | None:
+        if self._route53 is None and self.aws and self.config.domain:
+            session = self.session()
+            self._route53 = Route53Records(
+                session.client("route53"), elb_zone_lookup(session, self.config.aws.region)
+            )
+        return self._route53
+
+    @property
+    def nodegroups(self) -> NodeGroupSizes | None:
+        if self._nodegroups is None and self.aws and self.outputs and self.outputs.cluster_name:
+            self._nodegroups = EKSNodeGroups(
+                self.session().client("eks"), self.outputs.cluster_name
+            )
+        return self._nodegroups
+
+    # -- apply ----------------------------------------------------------------------------------
+
+    def render(self) -> KubernetesRender:
+        return build(self.config, self.outputs)
+
+    def _refuse_incomplete(self, rendered: KubernetesRender) -> None:
+        waiting = find_placeholders(rendered.files)
+        if waiting:
+            lines = [f"{path}: {', '.join(names)}" for path, names in waiting.items()]
+            raise RefusedError(
+                "the Kubernetes layer still waits for AWS stack outputs, refusing to apply:\n  "
+                + "\n  ".join(lines)
+                + "\nRun `heliohub up` so the stacks produce them."
+            )
+        problems = validate_rendered(rendered.files)
+        if problems:
+            raise UserError(
+                "rendered chart values fail the chart's schema (a heliohub bug):\n  "
+                + "\n  ".join(str(p) for p in problems)
+            )
+
+    def _apply_manifests(self, rendered: KubernetesRender) -> bool:
+        """Apply in file order; returns whether the auth Secret's values changed."""
+        values = secret_values(
+            rendered.settings,
+            self.loaded.resolve,
+            self.secrets_dir,
+            self.environ,
+            self.provided_secrets,
+        )
+        changed = False
+        for _name, objects in sorted(rendered.manifests.items()):
+            for obj in objects:
+                if obj["kind"] == "Secret" and obj["metadata"]["name"] == AUTH_SECRET:
+                    before = self.kube.read_secret(self.namespace, AUTH_SECRET)
+                    changed = before is not None and before != values
+                    obj = {**obj, "stringData": values}
+                self.kube.apply(obj)
+        return changed
+
+    def _dns_ready(self) -> bool:
+        """The domain already resolves to the existing load balancer (a later `up`)."""
+        domain = self.config.domain
+        if not domain:
+            return False
+        lb = self.kube.load_balancer_hostname(self.namespace, PROXY_PUBLIC_SERVICE)
+        if not lb:
+            return False
+        mine = self.resolver(domain)
+        return bool(mine and mine & self.resolver(lb))
+
+    def apply(self) -> HttpsOutcome:
+        rendered = self.render()
+        self._refuse_incomplete(rendered)
+        with self.reporter.stage("helm and cluster access"):
+            self.reporter.info(
+                f"helm {self.helm.version()}, Kubernetes {self.kube.server_version()}"
+            )
+        with self.reporter.stage("manifests"):
+            secret_changed = self._apply_manifests(rendered)
+        pending = self.config.https.mode == "letsencrypt" and not self._dns_ready()
+        values_dir = Path(tempfile.mkdtemp(prefix="heliohub-values-"))
+        try:
+            os.chmod(values_dir, 0o700)
+            for path, content in rendered.files.items():
+                name = path.removeprefix(f"{rel.VALUES_DIR}/")
+                if name.endswith(".yaml") and "/" not in name:
+                    (values_dir / name).write_bytes(content)
+            for release in rel.releases(self.config):
+                extra: tuple[str, ...] = ()
+                if release.name == JUPYTERHUB_RELEASE and pending:
+                    extra = (rel.HTTPS_PENDING_VALUES,)
+                with self.reporter.stage(f"helm {release.name} {release.chart.version}"):
+                    self.helm.run(release.upgrade_args(str(values_dir), extra))
+                if release.name == JUPYTERHUB_RELEASE and secret_changed:
+                    # The hub reads its secrets from the environment at start only.
+                    self.kube.delete_pods(self.namespace, HUB_LABELS)
+            hub = next(r for r in rel.releases(self.config) if r.name == JUPYTERHUB_RELEASE)
+            sequence = DnsHttps(
+                self.config,
+                self.kube,
+                self.reporter,
+                enable_letsencrypt=lambda: self.helm.run(hub.upgrade_args(str(values_dir))),
+                route53=self.route53,
+                hosted_zone_id=self.outputs.hosted_zone_id if self.outputs else None,
+                resolver=self.resolver,
+                cert_probe=self.cert_probe,
+                bounds=self.bounds,
+                clock=self.clock,
+            )
+            return sequence.run(letsencrypt_pending=pending)
+        finally:
+            shutil.rmtree(values_dir, ignore_errors=True)
+
+    # -- destroy --------------------------------------------------------------------------------
+
+    def destroy(self, delete_data: bool = False) -> None:
+        """Uninstall, then wait until the load balancer is really gone (it blocks VPC deletion)."""
+        lb = self.kube.load_balancer_hostname(self.namespace, PROXY_PUBLIC_SERVICE)
+        installed: set[tuple[str, str]] = set()
+        for ns in {self.namespace, ADDON_NAMESPACE} if self.aws else {self.namespace}:
+            installed |= {(r.name, r.namespace) for r in self.helm.releases(ns)}
+        for release in reversed(rel.releases(self.config)):
+            if (release.name, release.namespace) in installed:
+                with self.reporter.stage(f"helm uninstall {release.name}"):
+                    self.helm.run(release.uninstall_args())
+        with self.reporter.stage("load balancer gone"):
+            still = wait_for(
+                lambda: not self.kube.service_exists(self.namespace, PROXY_PUBLIC_SERVICE),
+                self.bounds.lb_s,
+                self.bounds,
+                self.clock,
+            )
+            if not still:
+                raise UserError(
+                    f"service {PROXY_PUBLIC_SERVICE} still exists: its load balancer would "
+                    "block deleting the network. Check its finalizers and events "
+                    "(`heliohub doctor`), then run `heliohub down` again."
+                )
+        if lb and self.route53 is not None and self.config.domain:
+            zone = (self.outputs.hosted_zone_id if self.outputs else None) or (
+                self.route53.find_zone(self.config.domain, self.config.aws.hosted_zone) or (None,)
+            )[0]
+            if zone and self.route53.delete_if_pointing_at(zone, self.config.domain, lb):
+                self.reporter.info(f"deleted the DNS record {self.config.domain}")
+        rendered = self.render()
+        for _name, objects in sorted(rendered.manifests.items(), reverse=True):
+            for obj in reversed(objects):
+                data = obj["kind"] in (
+                    "PersistentVolumeClaim",
+                    "PersistentVolume",
+                    "StorageClass",
+                    "Namespace",
+                )
+                if data and not delete_data:
+                    continue
+                with self.reporter.stage(f"delete {obj['kind']} {obj['metadata']['name']}"):
+                    self.kube.delete(obj)
+        if not delete_data:
+            self.reporter.info("homes, shared data and the hub database are kept")
+
+    # -- status, doctor, check ------------------------------------------------------------------
+
+    def inspect(self, helm: Helm | None = None) -> Inspection:
+        namespaces = [self.namespace] + ([ADDON_NAMESPACE] if self.aws else [])
+        return collect(
+            self.namespace,
+            self.kube,
+            helm if helm is not None else self.helm,
+            namespaces,
+            self.config.domain,
+            self.config.https.mode in ("letsencrypt", "acm"),
+            self.resolver,
+            self.cert_probe,
+            self.nodegroups,
+        )
+
+    def status(self) -> list[Component]:
+        return components(self.inspect())
+
+    def doctor(self) -> list[doc.Finding]:
+        rendered_files = build(self.config, self.outputs).files
+        findings = doc.config_findings(self.config, rendered_files)
+        helm: Helm | None = None
+        try:
+            helm = self.helm
+            findings.append(doc.ok(f"helm works: {helm.version()}"))
+        except UserError as exc:
+            helm = None
+            findings.append(
+                doc.Finding("error", f"helm: {exc}", "install helm 3 and put it on PATH")
+            )
+        try:
+            findings.append(doc.ok(f"cluster reachable: Kubernetes {self.kube.server_version()}"))
+        except Exception as exc:  # any failure to connect is the finding itself
+            path, context = (None, None)
+            with contextlib.suppress(UserError):
+                path, context = self.kubeconfig()
+            findings.append(
+                doc.Finding(
+                    "error",
+                    f"cannot reach the cluster (kubeconfig {path or 'default'}, context "
+                    f"{context or 'current'}): {exc}",
+                    "on AWS run `heliohub up` first and check AWS credentials; otherwise set "
+                    "kubernetes.kubeconfig / kubernetes.context",
+                )
+            )
+            return findings
+        findings += doc.cluster_findings(self.config, self.inspect(helm))
+        return findings
+
+    def check(self) -> CheckReport:
+        """The user's journey (heliohub.check) against the public URL, as the check service."""
+        from heliohub.check import run_check
+
+        return run_check(self.hub_url(), self.check_token())
+
+    def check_token(self) -> str:
+        data = self.kube.read_secret(self.namespace, HUB_SECRET) or {}
+        token = data.get(CHECK_TOKEN_KEY)
+        if not token:
+            raise UserError(
+                f"no {CHECK_TOKEN_KEY} in Secret {HUB_SECRET} of namespace {self.namespace}: is "
+                "the hub installed? Run `heliohub up`."
+            )
+        return token
+
+    def hub_url(self) -> str:
+        from heliohub.render.helm import public_url
+
+        lb = (
+            None
+            if self.config.domain
+            else self.kube.load_balancer_hostname(self.namespace, PROXY_PUBLIC_SERVICE)
+        )
+        if not self.config.domain and not lb:
+            raise UserError("the hub has no address yet: proxy-public has no load balancer")
+        return public_url(self.config, lb)

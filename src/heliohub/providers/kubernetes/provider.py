@@ -1,0 +1,84 @@
+"""provider: kubernetes — a DaskHub on an existing cluster from a kubeconfig context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from heliohub.config import LoadedConfig
+from heliohub.errors import UserError
+from heliohub.providers.base import (
+    CheckReport,
+    DownOptions,
+    Provider,
+    Reporter,
+    Status,
+    UpOptions,
+)
+from heliohub.providers.kubernetes.doctor import Finding
+from heliohub.providers.kubernetes.inspect import components, notes
+from heliohub.providers.kubernetes.layer import KubernetesLayer
+
+LOG_SOURCES = (
+    {"app": "jupyterhub", "component": "hub"},
+    {"app": "jupyterhub", "component": "proxy"},
+    {"app.kubernetes.io/name": "dask-gateway", "app.kubernetes.io/component": "gateway"},
+)
+
+
+class KubernetesProvider(Provider):
+    def __init__(
+        self, loaded: LoadedConfig, reporter: Reporter, layer: KubernetesLayer | None = None
+    ) -> None:
+        super().__init__(loaded, reporter)
+        self.layer = layer or KubernetesLayer(
+            loaded, reporter, outputs=None, state_dir=loaded.data_dir / "kubernetes"
+        )
+
+    def up(self, options: UpOptions) -> Status:
+        outcome = self.layer.apply()
+        status = self.status()
+        status.url = outcome.url
+        status.notes = outcome.notes + status.notes
+        return status
+
+    def down(self, options: DownOptions) -> None:
+        if options.delete_data and options.confirmed_name != self.config.name:
+            raise UserError(f"confirmation did not match '{self.config.name}'; nothing deleted")
+        self.layer.destroy(delete_data=options.delete_data)
+
+    def status(self) -> Status:
+        ins = self.layer.inspect()
+        comps = components(ins)
+        bad = [c for c in comps if c.state != "running"]
+        releases = [c for c in comps if c.name.startswith("release ")]
+        if not releases:
+            state = "stopped"
+        elif bad:
+            state = "partial"
+        else:
+            state = "running"
+        url = None
+        if self.config.domain or ins.lb_hostname:
+            from heliohub.render.helm import public_url
+
+            url = public_url(self.config, ins.lb_hostname)
+        return Status(
+            name=self.config.name,
+            provider=self.config.provider,
+            state=state,
+            url=url,
+            components=comps,
+            notes=notes(ins),
+        )
+
+    def doctor(self) -> list[Finding]:
+        return self.layer.doctor()
+
+    def check(self) -> CheckReport:
+        return self.layer.check()
+
+    def logs(self, follow: bool) -> Iterator[str]:
+        if follow:
+            raise UserError("--follow is not supported on Kubernetes yet; run without it")
+        for labels in LOG_SOURCES:
+            yield from self.layer.kube.logs(self.layer.namespace, labels)

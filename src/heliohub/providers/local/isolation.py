@@ -1,0 +1,65 @@
+"""Which isolation a run uses, and what system-users needs from this machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Literal
+
+from heliohub.config import HubConfig
+from heliohub.errors import UserError
+
+Isolation = Literal["none", "system-users"]
+
+_TOOLS = ("useradd", "groupadd", "gpasswd")
+_SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
+
+
+def resolve(config: HubConfig, euid: int) -> Isolation:
+    """`auto` is system-users when run as root, else none."""
+    wanted = config.local.isolation
+    if wanted == "auto":
+        return "system-users" if euid == 0 else "none"
+    if wanted == "system-users" and euid != 0:
+        raise UserError(
+            "local.isolation: 'system-users' creates one OS user per hub user and runs their "
+            "servers and Dask clusters as them, which needs root. Run `sudo heliohub up`, or "
+            "set local.isolation to 'none' (everything runs as you)"
+        )
+    return wanted
+
+
+def _others_can_enter(path: Path) -> bool:
+    mode = path.stat().st_mode
+    return bool(mode & stat.S_IXOTH)
+
+
+def check_system_users(data_dir: Path, bin_dir: Path) -> None:
+    """Other users must reach their homes and run the virtualenv's programs."""
+    missing = [t for t in _TOOLS if shutil.which(t, path=_SBIN_PATH) is None]
+    if missing:
+        raise UserError(
+            f"isolation 'system-users' needs {', '.join(missing)} (package passwd); install it"
+        )
+    python = (bin_dir / "python").resolve()
+    places = (
+        ("the data directory", data_dir),
+        ("the virtualenv", bin_dir),
+        ("the virtualenv's Python interpreter", python),
+    )
+    for what, path in places:
+        for parent in [path, *path.parents]:
+            if parent.exists() and not _others_can_enter(parent):
+                raise UserError(
+                    f"isolation 'system-users': {parent} is closed to other users (mode "
+                    f"{stat.S_IMODE(parent.stat().st_mode):o}), so hub users cannot reach "
+                    f"{what} ({path}). Move it somewhere they can enter (e.g. under /srv; "
+                    "for the interpreter, create the virtualenv from a system Python such as "
+                    f"/usr/bin/python3), or allow entering with `chmod o+x {parent}`"
+                )
+    for exe in ("jupyterhub-singleuser", "dask"):
+        target = bin_dir / exe
+        if not os.access(target, os.X_OK) or not target.stat().st_mode & stat.S_IXOTH:
+            raise UserError(f"isolation 'system-users': other users cannot run {target}")

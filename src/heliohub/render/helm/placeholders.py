@@ -1,0 +1,33 @@
+"""Explicit stand-ins for AWS stack outputs that do not exist before the first deploy.
+
+`heliohub render` must work before anything is deployed, so missing outputs are rendered as
+`<from stack: NAME>`; the provider refuses to apply a file that still holds one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from heliohub.render.outputs import AWSOutputs
+
+_PATTERN = re.compile(rb"<from stack: ([a-z_]+)>")
+
+
+def stack(name: str) -> str:
+    return f"<from stack: {name}>"
+
+
+def output(outputs: AWSOutputs | None, name: str) -> str:
+    """The stack output's value, or its placeholder when the stacks have not produced it."""
+    value = getattr(outputs, name, None) if outputs is not None else None
+    return value if value else stack(name)
+
+
+def find_placeholders(files: dict[str, bytes]) -> dict[str, list[str]]:
+    """Rendered path -> the stack outputs it still waits for."""
+    found: dict[str, list[str]] = {}
+    for path, content in sorted(files.items()):
+        names = sorted({m.decode() for m in _PATTERN.findall(content)})
+        if names:
+            found[path] = names
+    return found

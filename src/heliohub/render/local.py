@@ -1,0 +1,363 @@
+"""The local provider's artifacts: the hub's and the gateway's config files.
+
+Pure: what depends on this machine or this run (the absolute data directory, the free ports
+chosen at start, the virtualenv's executables, the proxy's path, the deployment id, the
+isolation mode `auto` resolves to, secrets) is read by the generated files from HELIOHUB_*
+environment variables that `heliohub up` sets on the hub process. `heliohub render` therefore
+shows exactly the files that run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from heliohub.config import HubConfig
+from heliohub.config.local import split_bind
+from heliohub.render.auth import EnvValue, auth_settings
+
+GATEWAY_SERVICE = "dask-gateway"
+CULLER_SERVICE = "idle-culler"
+CHECK_SERVICE = "heliohub-check"
+GATEWAY_PREFIX = f"/services/{GATEWAY_SERVICE}"
+GATEWAY_SCOPE = f"access:services!service={GATEWAY_SERVICE}"
+
+# What `heliohub up` passes to the hub (and the hub on to its services), by purpose.
+RUNTIME_ENV = {
+    "HELIOHUB_DATA_DIR": "absolute data directory",
+    "HELIOHUB_BIN_DIR": "directory of the jupyterhub, dask and jupyterhub-singleuser executables",
+    "HELIOHUB_PROXY_COMMAND": "configurable-http-proxy executable",
+    "HELIOHUB_DEPLOYMENT_ID": "marks every process of this deployment",
+    "HELIOHUB_ISOLATION": "none or system-users",
+    "HELIOHUB_HUB_PORT": "the hub's internal port",
+    "HELIOHUB_PROXY_API_PORT": "the proxy's REST API port",
+    "HELIOHUB_GATEWAY_PORT": "the gateway's HTTP and scheduler port",
+    "HELIOHUB_CHECK_TOKEN": "token of the heliohub-check service",
+}
+HTTPS_ENV = {
+    "HELIOHUB_SSL_CERT": "certificate file served by the proxy",
+    "HELIOHUB_SSL_KEY": "its key",
+}
+
+# What the generated dask_gateway_config.py reads.
+GATEWAY_ENV = [
+    "HELIOHUB_DATA_DIR",
+    "HELIOHUB_BIN_DIR",
+    "HELIOHUB_ISOLATION",
+    "HELIOHUB_DEPLOYMENT_ID",
+    "HELIOHUB_GATEWAY_PORT",
+]
+# The culler's needs, as listed by jupyterhub-idle-culler.
+CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+# The health check creates a temporary user, runs its server and deletes both again.
+CHECK_SCOPES = [
+    "admin:users",
+    "admin:servers",
+    "tokens",
+    "access:servers",
+    GATEWAY_SCOPE,
+]
+# A server's own token: what the default `server` role holds, plus the gateway.
+SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", GATEWAY_SCOPE]
+
+
+def public_url(config: HubConfig) -> str:
+    """The hub's address as users reach it."""
+    host, port = split_bind(config.local.bind)
+    scheme = "https" if config.https.mode == "files" else "http"
+    if config.domain:
+        host = config.domain
+    elif host in ("0.0.0.0", "::", ""):
+        host = "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" + ("" if port == default_port else f":{port}")
+
+
+def _py(value: Any, indent: int = 0) -> str:
+    """Python source for a JSON-like value or an EnvValue; dict order is kept (deterministic).
+
+    Collections that would make a long line get one item per line.
+    """
+    if isinstance(value, EnvValue):
+        return f"env[{json.dumps(value.name)}]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        items = [f"{json.dumps(k)}: {_py(v, indent + 4)}" for k, v in value.items()]
+        opening, closing = "{", "}"
+    elif isinstance(value, list | tuple):
+        items = [_py(v, indent + 4) for v in value]
+        opening, closing = "[", "]"
+    else:
+        raise TypeError(f"cannot render {type(value).__name__} into a config file")
+    flat = opening + ", ".join(items) + closing
+    if len(flat) + indent <= 72 and "\n" not in flat:
+        return flat
+    pad = " " * (indent + 4)
+    return opening + "\n" + "".join(f"{pad}{i},\n" for i in items) + " " * indent + closing
+
+
+def _lines(*blocks: str) -> bytes:
+    return ("\n\n".join(b.strip("\n") for b in blocks) + "\n").encode()
+
+
+def _header(config: HubConfig, what: str, imports: str = "") -> str:
+    return f"""\
+# {what} of the heliohub deployment {_py(config.name)}, generated from its config file.
+# Do not edit: `heliohub up` writes it again at every start. Values that depend on this
+# machine or this run come from HELIOHUB_* environment variables set by `heliohub up`.
+import os
+{imports}
+env = os.environ
+c = get_config()  # noqa: F821 (provided by traitlets)
+data_dir = env["HELIOHUB_DATA_DIR"]
+bin_dir = env["HELIOHUB_BIN_DIR"]
+isolation = env["HELIOHUB_ISOLATION"]  # "none" or "system-users" (`auto` is resolved at start)
+deployment_id = env["HELIOHUB_DEPLOYMENT_ID"]
+gateway_port = env["HELIOHUB_GATEWAY_PORT"]
+"""
+
+
+def _proxy(config: HubConfig) -> str:
+    host, port = split_bind(config.local.bind)
+    bind_host = f"[{host}]" if ":" in host else host
+    https = config.https.mode == "files"
+    scheme = "https" if https else "http"
+    out = f"""
+# The public proxy (configurable-http-proxy), started and stopped by the hub.
+c.JupyterHub.bind_url = {_py(f"{scheme}://{bind_host}:{port}/")}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + env["HELIOHUB_PROXY_API_PORT"]
+c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "state", "proxy.pid")
+c.ConfigurableHTTPProxy.command = [env["HELIOHUB_PROXY_COMMAND"]]
+"""
+    if https:
+        out += """\
+c.JupyterHub.ssl_cert = env["HELIOHUB_SSL_CERT"]
+c.JupyterHub.ssl_key = env["HELIOHUB_SSL_KEY"]
+"""
+        if port == 443:
+            out += """\
+# Plain HTTP on port 80 of the same address answers with a redirect to HTTPS.
+c.ConfigurableHTTPProxy.command += ["--redirect-port", "80", "--redirect-to", "443"]
+"""
+    return out
+
+
+def _hub(config: HubConfig) -> str:
+    return f"""
+# The hub: internal API on loopback, state in <data_dir>/state, secrets in <data_dir>/secrets.
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(env["HELIOHUB_HUB_PORT"])
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(data_dir, "state", "jupyterhub.sqlite")
+c.JupyterHub.cookie_secret_file = os.path.join(data_dir, "secrets", "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = os.path.join(data_dir, "state", "jupyterhub.pid")
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.cleanup_proxy = True
+c.JupyterHub.concurrent_spawn_limit = {config.local.concurrent_spawn_limit}
+c.JupyterHub.shutdown_on_logout = False
+"""
+
+
+def _auth(config: HubConfig) -> str:
+    settings = auth_settings(config, public_url(config))
+    lines = ["", "# Login."]
+    for cls, traits in settings.traitlets.items():
+        for trait, value in traits.items():
+            lines.append(f"c.{cls}.{trait} = {_py(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _spawner(config: HubConfig) -> str:
+    shared = config.storage.shared
+    shared_dir = (
+        'os.path.join(data_dir, "shared")' if shared.enabled else '""  # no shared directory'
+    )
+    memory = config.local.server_memory_limit_gib
+    mem_line = (
+        f'c.Spawner.mem_limit = "{memory:g}G"  # advertised to the server; not enforced locally\n'
+        if memory
+        else ""
+    )
+    hook_args = f"{_py(config.local.user_prefix)}, homes_dir, shared_dir, {_py(shared.name)}"
+    hook = f"c.Authenticator.post_auth_hook = create_os_user_on_login({hook_args})"
+    if len(hook) > 96:
+        hook = hook.replace("(", "(\n        ", 1)[:-1] + "\n    )"
+    writers = shared.writable_by_group
+    writers_src = _py(writers) if writers else "managed_writers"
+    return f"""
+# User servers: JupyterLab with dask-gateway and the Dask extension, from this virtualenv.
+# Homes are <data_dir>/homes/<user>, each with a link `{shared.name}` to the shared directory.
+spawners = "heliohub.providers.local.spawner"
+homes_dir = os.path.join(data_dir, "homes")
+shared_dir = {shared_dir}
+managed_writers = {_py(config.local.user_prefix + "_writers")}
+if isolation == "system-users":
+    from heliohub.providers.local.spawner import create_os_user_on_login
+
+    # One OS user per hub user, created at first login or spawn; homes are 0700.
+    c.JupyterHub.spawner_class = spawners + ".SystemUserSpawner"
+    c.SystemUserSpawner.user_prefix = {_py(config.local.user_prefix)}
+    c.SystemUserSpawner.writers_group = {writers_src} if shared_dir else ""
+    c.SystemUserSpawner.managed_writers_group = managed_writers
+    {hook}
+else:
+    c.JupyterHub.spawner_class = spawners + ".SameUserSpawner"
+c.HeliohubSpawner.homes_dir = homes_dir
+c.HeliohubSpawner.shared_dir = shared_dir
+c.HeliohubSpawner.shared_name = {_py(shared.name)}
+c.Spawner.cmd = [os.path.join(bin_dir, "jupyterhub-singleuser")]
+# jupyter-server refuses root without --allow-root; only isolation none runs servers as root.
+c.Spawner.args = ["--allow-root"] if isolation == "none" and os.geteuid() == 0 else []
+c.Spawner.default_url = "/lab"
+c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = 120
+c.LocalProcessSpawner.interrupt_timeout = 10
+c.LocalProcessSpawner.term_timeout = 5
+{mem_line}# Enough for the gateway and nothing more.
+c.Spawner.server_token_scopes = {_py(SERVER_TOKEN_SCOPES)}
+# `Gateway()` with no arguments finds the gateway; `gateway://` carries scheduler traffic.
+c.Spawner.environment = {{
+    "DASK_GATEWAY__ADDRESS": "http://127.0.0.1:" + gateway_port + {_py(GATEWAY_PREFIX)},
+    "DASK_GATEWAY__PROXY_ADDRESS": "gateway://127.0.0.1:" + gateway_port,
+    "DASK_GATEWAY__PUBLIC_ADDRESS": {_py(GATEWAY_PREFIX + "/")},
+    "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
+    "DASK_LABEXTENSION__FACTORY__MODULE": "dask_gateway",
+    "DASK_LABEXTENSION__FACTORY__CLASS": "GatewayCluster",
+    "HELIOHUB_DEPLOYMENT_ID": deployment_id,
+}}
+"""
+
+
+def _services(config: HubConfig) -> str:
+    culling = config.culling
+    culler_args = [
+        f"--timeout={culling.server_idle_timeout_s}",
+        f"--cull-every={culling.every_s}",
+    ]
+    if culling.max_age_s:
+        culler_args.append(f"--max-age={culling.max_age_s}")
+    roles: list[dict[str, Any]] = [
+        {"name": "user", "scopes": ["self", GATEWAY_SCOPE]},
+        {"name": CHECK_SERVICE, "scopes": CHECK_SCOPES, "services": [CHECK_SERVICE]},
+    ]
+    culler = ""
+    culler_arg_lines = "\n".join(f"            {_py(a)}," for a in culler_args)
+    if culling.enabled:
+        roles.append(
+            {"name": CULLER_SERVICE, "scopes": CULLER_SCOPES, "services": [CULLER_SERVICE]}
+        )
+        culler = f"""
+    {{
+        "name": {_py(CULLER_SERVICE)},
+        "command": [
+            os.path.join(bin_dir, "jupyterhub-idle-culler"),
+{culler_arg_lines}
+        ],
+        "cwd": os.path.join(data_dir, "state"),
+        "environment": marker,
+    }},"""
+    role_lines = "\n".join(f"    {_py(role, 4)}," for role in roles)
+    return f"""
+# Services: the gateway, the idle culler, and the token `heliohub check` uses.
+marker = {{"HELIOHUB_DEPLOYMENT_ID": deployment_id}}
+c.JupyterHub.load_roles = [
+{role_lines}
+]
+# The gateway gets what its config reads, and no secret of the hub.
+gateway_env_names = {_py(GATEWAY_ENV)}
+gateway_env = {{name: env[name] for name in gateway_env_names}}
+c.JupyterHub.services = [
+    {{
+        "name": {_py(GATEWAY_SERVICE)},
+        "url": "http://127.0.0.1:" + gateway_port,
+        "display": False,
+        "command": [
+            os.path.join(bin_dir, "dask-gateway-server"),
+            "--config",
+            os.path.join(os.path.dirname(__file__), "dask_gateway_config.py"),
+        ],
+        "cwd": os.path.join(data_dir, "state"),
+        "environment": gateway_env,
+    }},{culler}
+    {{"name": {_py(CHECK_SERVICE)}, "api_token": env["HELIOHUB_CHECK_TOKEN"], "display": False}},
+]
+"""
+
+
+def _hub_config(config: HubConfig) -> bytes:
+    return _lines(
+        _header(config, "JupyterHub config"),
+        _hub(config),
+        _proxy(config),
+        _auth(config),
+        _spawner(config),
+        _services(config),
+    )
+
+
+def _gateway_config(config: HubConfig) -> bytes:
+    dask = config.dask
+    shared = config.storage.shared
+    cores = (dask.worker_cores.min, dask.worker_cores.max, dask.worker_cores.default)
+    memory = (
+        dask.worker_memory_gib.min,
+        dask.worker_memory_gib.max,
+        dask.worker_memory_gib.default,
+    )
+    shared_dir = 'os.path.join(data_dir, "shared")' if shared.enabled else '""'
+    return _lines(
+        _header(
+            config,
+            "Dask Gateway config",
+            "\nfrom heliohub.providers.local.gateway import cluster_options\n",
+        ),
+        f"""
+# A hub-managed service: JUPYTERHUB_API_TOKEN, _URL and _SERVICE_NAME come from the hub, and
+# the service name turns on the `{GATEWAY_SCOPE}` check.
+c.DaskGateway.authenticator_class = "dask_gateway_server.auth.JupyterHubAuthenticator"
+c.DaskGateway.address = "127.0.0.1:0"  # private API, loopback, any free port
+# The gateway's proxy: HTTP API and dashboards under the hub's service prefix, and the
+# scheduler traffic (TLS, routed by SNI) on the same loopback port.
+c.Proxy.address = "127.0.0.1:" + gateway_port
+c.Proxy.prefix = {_py(GATEWAY_PREFIX)}
+
+backends = "heliohub.providers.local.gateway"
+if isolation == "system-users":
+    # Each cluster runs as its owner's OS user (needs root).
+    c.DaskGateway.backend_class = backends + ".SystemUserBackend"
+    c.SystemUserBackend.user_prefix = {_py(config.local.user_prefix)}
+    c.SystemUserBackend.homes_dir = os.path.join(data_dir, "homes")
+    c.SystemUserBackend.shared_dir = {shared_dir}
+    c.SystemUserBackend.shared_name = {_py(shared.name)}
+else:
+    c.DaskGateway.backend_class = backends + ".SameUserBackend"
+c.LocalBackend.clusters_directory = os.path.join(data_dir, "dask-clusters")
+c.LocalBackend.sigint_timeout = 5
+c.LocalBackend.sigterm_timeout = 5
+# Both backends derive from LocalBackend; 0: no limit.
+c.LocalBackend.max_clusters_per_user = {dask.max_clusters_per_user or 0}
+c.LocalClusterConfig.scheduler_cmd = [os.path.join(bin_dir, "dask"), "scheduler"]
+c.LocalClusterConfig.worker_cmd = [os.path.join(bin_dir, "dask"), "worker"]
+c.LocalClusterConfig.environment = {{"HELIOHUB_DEPLOYMENT_ID": deployment_id}}
+c.LocalClusterConfig.idle_timeout = {float(dask.cluster_idle_timeout_s)!r}  # 0: never
+c.LocalClusterConfig.cluster_max_workers = {dask.max_workers_per_cluster}
+
+# What users may ask for; anything outside is refused with the allowed range.
+c.Backend.cluster_options = cluster_options(
+    worker_cores={_py(list(cores))},
+    worker_memory_gib={_py([float(m) for m in memory])},
+)
+""",
+    )
+
+
+def render_local(config: HubConfig) -> dict[str, bytes]:
+    """The files `heliohub up` runs the local DaskHub with, keyed by relative path."""
+    return {
+        "local/jupyterhub_config.py": _hub_config(config),
+        "local/dask_gateway_config.py": _gateway_config(config),
+    }

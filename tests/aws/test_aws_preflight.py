@@ -1,0 +1,233 @@
+"""`validate --online` checks against the AWS emulator.
+
+The emulator answers STS, EC2 instance offerings and types, Cognito domains and Route53. It does
+not implement EC2 service quotas (moto's Service Quotas knows only VPC) nor EKS
+DescribeClusterVersions; for those two APIs the tests use botocore's Stubber, which checks
+every request and response against the real API models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from heliohub.cli.preflight import run_preflight
+from heliohub.config import HubConfig, LoadedConfig
+from heliohub.errors import UserError
+from heliohub.providers.aws import preflight as pf
+from heliohub.providers.aws.clients import AWSClients
+
+
+def config(**extra: Any) -> HubConfig:
+    data: dict[str, Any] = {"name": "helio", "provider": "aws"}
+    data.update(extra)
+    return HubConfig.model_validate(data)
+
+
+def pools(*pools: dict[str, Any]) -> dict[str, Any]:
+    return {"node_pools": list(pools)}
+
+
+def stub_quotas(aws: AWSClients, values: dict[str, float | None]) -> Stubber:
+    """Service Quotas answers, in call order; None: no applied value, then the AWS default."""
+    stub = Stubber(aws.client("service-quotas"))
+    for code, value in values.items():
+        params = {"ServiceCode": "ec2", "QuotaCode": code}
+        if value is None:
+            stub.add_client_error(
+                "get_service_quota", "NoSuchResourceException", expected_params=params
+            )
+            stub.add_response(
+                "get_aws_default_service_quota",
+                {"Quota": {"QuotaCode": code, "Value": 64.0}},
+                params,
+            )
+        else:
+            stub.add_response(
+                "get_service_quota", {"Quota": {"QuotaCode": code, "Value": value}}, params
+            )
+    stub.activate()
+    return stub
+
+
+def test_credentials_and_account(aws: AWSClients) -> None:
+    """Emulator: the caller's account and ARN are shown."""
+    result = pf.check_credentials(aws)
+    assert result.ok and "account 123456789012" in result.detail
+
+
+def test_missing_credentials_fail_with_the_fix(emulator_endpoint: str) -> None:
+    """Emulator endpoint, but no credentials anywhere (the user's are hidden by the fixture)."""
+    result = pf.check_credentials(AWSClients(region="us-east-1", endpoint_url=emulator_endpoint))
+    assert not result.ok and "AWS_PROFILE" in result.fix
+
+
+def test_instance_types_in_fewer_than_two_zones_are_dropped_or_fail(aws: AWSClients) -> None:
+    """Emulator (us-west-2 offerings): vt1.3xlarge is offered in one AZ and zz9.huge nowhere."""
+    west = AWSClients("us-west-2", aws.endpoint_url, aws.access_key_id, aws.secret_access_key)
+    aws_section = {
+        "region": "us-west-2",
+        **pools(
+            {"name": "services", "instance_types": ["t3a.medium"], "min_size": 1, "max_size": 2},
+            {"name": "media", "instance_types": ["m5.xlarge", "vt1.3xlarge"], "max_size": 3},
+        ),
+    }
+    dask = {"worker_node_pool": "media", "gpu_worker_node_pool": None}
+    dropping = config(aws=aws_section, dask=dask)
+    result = pf.check_instance_types(dropping, west)
+    assert result.ok
+    assert result.notes == [
+        "node pool media: vt1.3xlarge is offered in 1 AZ(s) of us-west-2; dropped"
+    ]
+    zones = pf.offered_zones(west, ["t3a.medium", "m5.xlarge", "vt1.3xlarge"])
+    pruned, notes, problems = pf.prune_instance_types(dropping, zones)
+    assert [p.instance_types for p in pruned.aws.node_pools] == [["t3a.medium"], ["m5.xlarge"]]
+    assert problems == [] and len(notes) == 1
+
+    failing = config(aws={**aws_section, "unavailable_instance_types": "fail"}, dask=dask)
+    result = pf.check_instance_types(failing, west)
+    assert not result.ok and "vt1.3xlarge (1 AZ)" in result.detail
+    assert "unavailable_instance_types: drop" in result.fix
+
+    nothing_left = config(
+        aws={
+            "region": "us-west-2",
+            **pools(
+                {"name": "services", "instance_types": ["zz9.huge"], "min_size": 1, "max_size": 1}
+            ),
+        },
+        dask={"worker_node_pool": "services", "gpu_worker_node_pool": None},
+    )
+    result = pf.check_instance_types(nothing_left, west)
+    assert not result.ok and "node pool services: none of its instance types" in result.detail
+
+
+def test_quotas_against_the_pools_maxima(aws: AWSClients) -> None:
+    """Emulator (EC2 vCPU counts) + Stubber (Service Quotas): the reference pools need 124
+    on-demand standard, 40 spot G and 400 spot standard vCPUs; 256 of the last is too few."""
+    stub = stub_quotas(aws, {"L-1216C47A": 128, "L-3819A6DF": None, "L-34B43A08": 256})
+    result = pf.check_quotas(config(), aws)
+    stub.assert_no_pending_responses()
+    assert not result.ok
+    assert "All Standard Spot Instance Requests (L-34B43A08): need 400 vCPU, quota 256" in (
+        result.detail
+    )
+    assert "L-34B43A08 to at least 400" in result.fix
+    assert "Running On-Demand Standard instances (L-1216C47A): need 124 vCPU, quota 128" in (
+        result.notes
+    )
+    assert "All G and VT Spot Instance Requests (L-3819A6DF): need 40 vCPU, quota 64" in (
+        result.notes
+    )
+
+
+def test_cognito_domain_prefix(aws: AWSClients) -> None:
+    """Emulator: a free prefix passes; one taken by another pool fails; one of this
+    deployment's own pool (by state or by tag) passes; reserved words fail."""
+    cognito = config(domain="hub.example.org", auth={"type": "cognito", "admin_users": ["a@b.c"]})
+    assert pf.check_cognito_domain(cognito, aws, None).ok
+
+    idp = aws.client("cognito-idp")
+    other = idp.create_user_pool(PoolName="someone-else")["UserPool"]["Id"]
+    idp.create_user_pool_domain(Domain="helio", UserPoolId=other)
+    taken = pf.check_cognito_domain(cognito, aws, None)
+    assert not taken.ok and other in taken.detail and "auth.domain_prefix" in taken.fix
+    assert pf.check_cognito_domain(cognito, aws, other).ok  # recorded in our state
+
+    ours = idp.create_user_pool(PoolName="helio", UserPoolTags={"heliohub:deployment": "helio"})[
+        "UserPool"
+    ]["Id"]
+    idp.create_user_pool_domain(Domain="helio-login", UserPoolId=ours)
+    tagged = cognito.model_copy(
+        update={"auth": cognito.auth.model_copy(update={"domain_prefix": "helio-login"})}
+    )
+    assert pf.check_cognito_domain(tagged, aws, None).ok
+
+    reserved = cognito.model_copy(
+        update={"auth": cognito.auth.model_copy(update={"domain_prefix": "my-cognito"})}
+    )
+    assert not pf.check_cognito_domain(reserved, aws, None).ok
+
+
+def test_hosted_zone(aws: AWSClients) -> None:
+    """Emulator: the public zone of the parent domain (or aws.hosted_zone) must exist."""
+    with_domain = config(domain="hub.example.org")
+    missing = pf.check_hosted_zone(with_domain, aws)
+    assert not missing.ok and "example.org" in missing.fix
+    r53 = aws.client("route53")
+    r53.create_hosted_zone(
+        Name="example.org",
+        CallerReference="private",
+        VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-1"},
+        HostedZoneConfig={"PrivateZone": True},
+    )
+    assert not pf.check_hosted_zone(with_domain, aws).ok  # a private zone does not serve DNS
+    r53.create_hosted_zone(Name="example.org", CallerReference="public")
+    assert pf.check_hosted_zone(with_domain, aws).ok
+    explicit = config(domain="hub.lab.example.net", aws={"hosted_zone": "example.org."})
+    assert pf.check_hosted_zone(explicit, aws).ok
+    assert pf.check_hosted_zone(config(), aws).ok  # no domain: nothing to check
+
+
+def test_kubernetes_version(aws: AWSClients) -> None:
+    """Stubber (EKS DescribeClusterVersions): a version in support passes; others fail with
+    the supported list."""
+    stub = Stubber(aws.client("eks"))
+    listing = [
+        {"clusterVersion": "1.33", "versionStatus": "STANDARD_SUPPORT"},
+        {"clusterVersion": "1.34", "versionStatus": "STANDARD_SUPPORT"},
+        {"clusterVersion": "1.30", "versionStatus": "EXTENDED_SUPPORT"},
+    ]
+    stub.add_response(
+        "describe_cluster_versions",
+        {"clusterVersions": listing[1:2]},
+        {"clusterVersions": ["1.34"]},
+    )
+    stub.add_response(
+        "describe_cluster_versions", {"clusterVersions": []}, {"clusterVersions": ["1.29"]}
+    )
+    stub.add_response("describe_cluster_versions", {"clusterVersions": listing}, {})
+    with stub:
+        assert pf.check_kubernetes_version(config(), aws).ok
+        old = pf.check_kubernetes_version(config(aws={"kubernetes_version": "1.29"}), aws)
+    assert not old.ok and old.fix.endswith("1.30, 1.33, 1.34")
+
+
+def test_validate_online_prints_each_check_and_fails(
+    aws: AWSClients, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Emulator + Stubber: the CLI prints pass/FAIL per check with the fix, then exits non-zero."""
+    aws.client("route53").create_hosted_zone(Name="example.org", CallerReference="z")
+    cfg = config(domain="hub.example.org", auth={"type": "cognito", "admin_users": ["a@b.c"]})
+    quotas = stub_quotas(aws, {"L-1216C47A": 128, "L-3819A6DF": 64, "L-34B43A08": 256})
+    eks = Stubber(aws.client("eks"))
+    eks.add_response(
+        "describe_cluster_versions",
+        {"clusterVersions": [{"clusterVersion": "1.34", "versionStatus": "STANDARD_SUPPORT"}]},
+        {"clusterVersions": ["1.34"]},
+    )
+    eks.activate()
+    loaded = LoadedConfig(cfg, tmp_path / "heliohub.yaml", tmp_path)
+    with pytest.raises(UserError, match="1 online check"):
+        run_preflight(loaded, clients=aws)
+    quotas.assert_no_pending_responses()
+    out = capsys.readouterr().out
+    for line in (
+        "pass credentials: account 123456789012",
+        "pass instance types",
+        "FAIL vCPU quotas",
+        "fix: request increases in the Service Quotas console",
+        "pass Cognito domain: prefix 'helio' is free",
+        "pass Route53 zone: example.org",
+        "pass Kubernetes version: 1.34",
+    ):
+        assert line in out, line
+
+
+def test_validate_online_refuses_other_providers(tmp_path: Path) -> None:
+    loaded = LoadedConfig(HubConfig(), None, tmp_path)
+    with pytest.raises(UserError, match="provider 'local'"):
+        run_preflight(loaded)

@@ -1,0 +1,161 @@
+"""AWSProvider: the glue around the engine (state file, client secret, Kubernetes layer, stages)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import aws_test_stacks as ts
+import pytest
+
+from heliohub.config import HubConfig, LoadedConfig
+from heliohub.errors import UserError
+from heliohub.providers.aws import AWSProvider
+from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.aws.hub_stages import deployer_arn, hub_stages
+from heliohub.providers.aws.stages import StageContext
+from heliohub.providers.aws.state import fetch_client_secret, read_outputs
+from heliohub.providers.base import DownOptions, SilentReporter, UpOptions
+
+
+class RecordingLayer:
+    """Stands in for the Kubernetes layer (another issue); records what it was given."""
+
+    def __init__(self, log: list[tuple[str, Any]], aws: AWSClients, **kwargs: Any) -> None:
+        self.log, self.aws, self.kwargs = log, aws, kwargs
+
+    def apply(self) -> None:
+        self.log.append(("apply", self.kwargs["outputs"]))
+
+    def destroy(self) -> None:
+        # It must run while the cluster's stack still exists.
+        stacks = self.aws.client("cloudformation").describe_stacks()["Stacks"]
+        self.log.append(("destroy", sorted(s["StackName"] for s in stacks)))
+
+
+def loaded(tmp_path: Path, **extra: Any) -> LoadedConfig:
+    data = {"name": ts.NAME, "provider": "aws", "local": {"data_dir": str(tmp_path / "data")}}
+    data.update(extra)
+    return LoadedConfig(HubConfig.model_validate(data), tmp_path / "heliohub.yaml", tmp_path)
+
+
+def test_up_records_outputs_runs_the_layer_and_down_keeps_data(
+    aws: AWSClients, tmp_path: Path
+) -> None:
+    """Emulator: up applies the stacks, writes state/aws.json and hands the typed outputs to the
+    Kubernetes layer; down removes the layer first, then the stacks, and keeps the data."""
+    log: list[tuple[str, Any]] = []
+    reporter = SilentReporter()
+    provider = AWSProvider(
+        loaded(tmp_path),
+        reporter,
+        clients=aws,
+        # The app stack plays the cluster stack: the layer comes and goes with it.
+        stages=ts.stages(app_key="cluster"),
+        kubernetes_layer=lambda **kw: RecordingLayer(log, aws, **kw),
+        poll_seconds=0.02,
+    )
+    assert provider.plan().changes
+    status = provider.up(UpOptions())
+    assert status.state == "running"
+    assert [c.detail for c in status.components] == ["CREATE_COMPLETE"] * 3
+    state = read_outputs(tmp_path / "data" / "state")
+    assert state is not None and state.efs_id and state.efs_id.startswith("fs-")
+    assert state.kms_key_arn and state.account_id == "123456789012"
+    assert log == [("apply", state)]
+
+    provider.down(DownOptions())
+    assert log[1] == ("destroy", ["emu-app", "emu-data", "emu-network"])
+    assert provider.status().state == "partial"
+    kept = read_outputs(tmp_path / "data" / "state")
+    assert kept is not None and kept.efs_id == state.efs_id
+    assert any(line.startswith("retained: ") for line in reporter.lines)
+
+
+def test_down_delete_data_needs_the_confirmed_name(aws: AWSClients, tmp_path: Path) -> None:
+    """Emulator: delete_data without the typed name is refused before anything is touched."""
+    provider = AWSProvider(
+        loaded(tmp_path), SilentReporter(), clients=aws, stages=ts.stages(), kubernetes_layer=None
+    )
+    with pytest.raises(UserError, match="deployment name"):
+        provider.down(DownOptions(delete_data=True, confirmed_name="other"))
+
+
+def test_client_secret_goes_to_a_0600_file_never_to_outputs(
+    aws: AWSClients, tmp_path: Path
+) -> None:
+    """Emulator: the app client secret is read from Cognito into secrets/ with mode 0600; the
+    state file and the progress lines do not contain it."""
+    idp = aws.client("cognito-idp")
+    pool = idp.create_user_pool(PoolName=ts.NAME)["UserPool"]["Id"]
+    client = idp.create_user_pool_client(UserPoolId=pool, ClientName="hub", GenerateSecret=True)
+    secret = client["UserPoolClient"]["ClientSecret"]
+    client_id = client["UserPoolClient"]["ClientId"]
+
+    reporter = SilentReporter()
+    provider = AWSProvider(
+        loaded(tmp_path), reporter, clients=aws, stages=ts.stages(), kubernetes_layer=None
+    )
+    outputs = provider._outputs(
+        {"data": {"UserPoolId": pool}, "cluster": {"UserPoolClientId": client_id}}
+    )
+    path = tmp_path / "data" / "secrets" / "cognito-client-secret"
+    assert path.read_text() == secret
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert outputs.user_pool_client_secret_file == str(path)
+    assert secret not in outputs.model_dump_json()
+    assert not any(secret in line for line in reporter.lines)
+    assert fetch_client_secret(aws, pool, client_id, path) is False  # unchanged: not rewritten
+
+
+def test_cluster_parameters_come_from_the_earlier_stacks(aws: AWSClients) -> None:
+    """Emulator (STS, IAM): the cluster stack gets the network and data outputs, and the
+    deployer's role ARN (with its path) unless that role is an admin role already."""
+    iam = aws.client("iam")
+    role = iam.create_role(RoleName="Deployer", Path="/teams/", AssumeRolePolicyDocument="{}")
+    creds = aws.client("sts").assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="someone")[
+        "Credentials"
+    ]
+    session = AWSClients(
+        region="us-east-1",
+        endpoint_url=aws.endpoint_url,
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+    )
+    assert deployer_arn(session) == "arn:aws:iam::123456789012:role/teams/Deployer"
+
+    config = HubConfig.model_validate(
+        {
+            "name": "helio",
+            "provider": "aws",
+            "domain": "hub.example.org",
+            "auth": {"type": "cognito", "admin_users": ["a@example.org"]},
+        }
+    )
+    stages = {s.key: s for s in hub_stages(config)}
+    assert list(stages) == ["data", "network", "cluster"]
+    assert stages["data"].keep_on_down and not stages["cluster"].keep_on_down
+    ctx = StageContext(session, SilentReporter())
+    ctx.outputs = {
+        "data": {"FileSystemId": "fs-1", "SecretsKeyArn": "arn:key", "UserPoolId": "pool-1"},
+        "network": {"VpcId": "vpc-1", "PrivateSubnetIds": "subnet-1,subnet-2"},
+    }
+    params = stages["cluster"].parameters(ctx)
+    assert params == {
+        "VpcId": "vpc-1",
+        "PrivateSubnetIds": "subnet-1,subnet-2",
+        "FileSystemId": "fs-1",
+        "SecretsKeyArn": "arn:key",
+        "UserPoolId": "pool-1",
+        "DeployerPrincipalArn": "arn:aws:iam::123456789012:role/teams/Deployer",
+    }
+    template = json.loads(stages["cluster"].template)
+    assert set(params) == set(template["Parameters"])  # every parameter is passed
+
+    admin = config.model_copy(
+        update={"aws": config.aws.model_copy(update={"admin_role_arns": [role["Role"]["Arn"]]})}
+    )
+    again = {s.key: s for s in hub_stages(admin)}["cluster"].parameters(ctx)
+    assert again["DeployerPrincipalArn"] == ""  # one principal, one access entry

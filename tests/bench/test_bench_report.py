@@ -1,0 +1,102 @@
+"""The harness's pure parts: statistics, results on disk, and the report's text.
+
+No timing is asserted anywhere: the figures themselves live in docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import report, results, stats
+
+
+def test_percentiles_interpolate_like_numpy() -> None:
+    values = [4.0, 1.0, 3.0, 2.0, 5.0]
+    assert stats.percentile(values, 50) == 3.0
+    assert stats.percentile(values, 95) == pytest.approx(4.8)
+    assert stats.percentile([7.0], 95) == 7.0
+
+
+def test_percentile_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        stats.percentile([], 50)
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        stats.percentile([1.0], 101)
+
+
+def test_summary_and_ratio() -> None:
+    s = stats.summarize([2.0, 4.0, 6.0])
+    assert s == stats.Summary(n=3, median=4.0, p95=pytest.approx(5.8), min=2.0, max=6.0)
+    assert stats.summarize([]) is None
+    assert stats.ratio([3.0, 3.0], [2.0]) == 1.5
+    assert stats.ratio([3.0], []) is None
+
+
+def _run() -> results.BenchRun:
+    run = results.BenchRun(started="2026-01-01 00:00 UTC", repeat=2)
+    run.figures.append(
+        results.Figure(
+            key="up",
+            group="up",
+            title="up until healthy",
+            unit="s",
+            ours=[3.0, 3.0],
+            floor=[2.0, 2.0],
+            floor_title="bare hub",
+            how="wall time",
+            errors=["round 2: boom"],
+        )
+    )
+    run.figures.append(
+        results.Figure(key="mem", group="memory", title="memory", unit="MiB", ours=[100.0])
+    )
+    run.details["down"] = [1.25]
+    return run
+
+
+def test_results_round_trip(tmp_path: Path) -> None:
+    run = _run()
+    results.save(run, tmp_path / "bench.json")
+    again = results.load_bench(tmp_path / "bench.json")
+    assert again == run
+    load = results.LoadRun(started="x", users=3, timeline=[(0.0, 1, 2.0, 3.0)])
+    load.failures.append(results.Failure(user="u", step="start server", reason="HTTP 500"))
+    results.save(load, tmp_path / "load.json")
+    assert results.load_load(tmp_path / "load.json") == load
+    assert results.load_bench(tmp_path / "missing.json") is None
+
+
+def test_report_shows_figures_ratios_and_failures(tmp_path: Path) -> None:
+    plots = {"up": tmp_path / "bench" / "up.png"}
+    text = report.render_report(_run(), None, "## Findings\n\nwhy.", plots, {}, tmp_path)
+    row = next(line for line in text.splitlines() if line.startswith("| up until healthy"))
+    assert "| 2 / 2 |" in row
+    assert "3.00 s" in row and "2.00 s" in row
+    assert row.endswith("1.50x ⚠ |")
+    # a figure without a floor has no ratio
+    mem = next(line for line in text.splitlines() if line.startswith("| memory"))
+    assert mem.endswith("| - |") and "100 MiB" in mem
+    assert "![up](bench/up.png)" in text
+    assert "failure: round 2: boom" in text
+    assert "## Findings" in text and "Not run yet" in text  # no load test yet
+
+
+def test_units_are_formatted_for_reading() -> None:
+    assert report.fmt(0.0421, "s") == "42 ms"
+    assert report.fmt(12.345, "s") == "12.35 s"
+    assert report.fmt(135.4, "MiB") == "135 MiB"
+    assert report.fmt(None, "s") == "-"
+
+
+def test_load_section_groups_failures_by_reason(tmp_path: Path) -> None:
+    run = results.LoadRun(started="a", finished="b", users=2, concurrency=1)
+    run.steps = {"log in": [0.1, 0.2], "start server": [5.0]}
+    run.attempts = {"log in": 2, "start server": 2}
+    run.failures = [results.Failure(user="load-001", step="start server", reason="HTTP 500 x")]
+    run.completed_users = 1
+    text = report.load_section(run, {}, tmp_path)
+    assert "**1 of 2**" in text
+    assert "| start server | 2 | 1 | 1 |" in text
+    assert "| start server | HTTP 500 x | 1 |" in text

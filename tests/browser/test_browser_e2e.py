@@ -1,0 +1,122 @@
+"""A user's whole journey in a real headless chromium: log in, JupyterLab, a notebook that
+runs a Dask Gateway cluster, its dashboard, stop the server and log out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from auth.hub import Hub
+from auth.oidc import Client, OIDCProvider, User
+
+from browser.journey import (
+    EXPECTED_SUM,
+    WORKERS,
+    create_notebook,
+    open_dashboard,
+    run_cluster_cell,
+    run_shutdown_cell,
+    stop_server_and_log_out,
+    wait_for_lab,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+PASSWORD = "browser-test-password-5e1"
+
+
+@pytest.fixture
+def started() -> Iterator[list[Hub | OIDCProvider]]:
+    """Everything a test starts, stopped afterwards in reverse order."""
+    things: list[Hub | OIDCProvider] = []
+    yield things
+    for thing in reversed(things):
+        if isinstance(thing, Hub):
+            thing.down()
+        else:
+            thing.stop()
+
+
+def _journey(page: Any, hub: Hub, username: str) -> None:
+    wait_for_lab(page)
+    create_notebook(page)
+    result = run_cluster_cell(page)
+    assert result.total == EXPECTED_SUM
+    assert result.workers == WORKERS
+    # The chosen worker option (1 core) reached the workers.
+    assert result.threads == "[1]"
+    assert "/services/dask-gateway/clusters/" in result.dashboard
+
+    dashboard = open_dashboard(page, hub.url, result.dashboard)
+    assert "Dask" in dashboard.title()
+    dashboard.close()
+
+    assert run_shutdown_cell(page) == 0
+    stop_server_and_log_out(page, hub.url, username)
+
+
+def test_shared_password_journey(
+    page: Any, tmp_path: Path, started: list[Any], proxy_dir: Path
+) -> None:
+    (tmp_path / "password").write_text(PASSWORD + "\n")
+    (tmp_path / "password").chmod(0o600)
+    hub = Hub(
+        tmp_path,
+        {
+            "auth": {"type": "shared-password", "password": {"file": "password"}},
+            "local": {"isolation": "none"},
+        },
+        proxy_dir,
+    )
+    started.append(hub)
+    hub.up()
+
+    page.goto(f"{hub.url}/hub/login")
+    page.locator("#username_input").fill("ada")
+    page.locator("#password_input").fill(PASSWORD)
+    page.locator("#login_submit").click()
+    _journey(page, hub, "ada")
+
+
+def test_oidc_redirect_journey(
+    page: Any, tmp_path: Path, started: list[Any], proxy_dir: Path
+) -> None:
+    secret = "browser-oidc-client-secret-9c2"
+    hub = Hub(
+        tmp_path / "hub",
+        {
+            "auth": {
+                "type": "oidc",
+                "issuer": "http://127.0.0.1:1",  # replaced below, once the port is known
+                "client_id": "heliohub",
+                "client_secret": {"file": "../client-secret"},
+                "scopes": ["openid", "profile", "email", "groups"],
+                "allowed_groups": ["scientists"],
+            },
+            "local": {"isolation": "none"},
+        },
+        proxy_dir,
+    )
+    provider = OIDCProvider(
+        tmp_path / "idp",
+        clients=[Client("heliohub", secret, [f"{hub.url}/hub/oauth_callback"])],
+        users=[User("grace", "grace-password-1", ["scientists"])],
+    ).start()
+    started.append(provider)
+    hub.config["auth"]["issuer"] = provider.issuer
+    hub.write_config()
+    (tmp_path / "client-secret").write_text(secret + "\n")
+    (tmp_path / "client-secret").chmod(0o600)
+    started.append(hub)
+    hub.up()
+
+    page.goto(f"{hub.url}/hub/login")
+    page.get_by_text("Sign in with OpenID Connect").click()
+    # The provider's own login form, on its own origin.
+    page.wait_for_url(f"{provider.issuer}/interaction/**")
+    page.locator("input[name=username]").fill("grace")
+    page.locator("input[name=password]").fill("grace-password-1")
+    page.locator("button[type=submit]").click()
+    _journey(page, hub, "grace")

@@ -1,0 +1,211 @@
+"""render_local: snapshots, determinism, no secrets, and what the generated files configure.
+
+The generated files are executed the way JupyterHub and Dask Gateway load them (a traitlets
+config loader) with the HELIOHUB_* environment `heliohub up` sets, and the traits checked.
+Set HELIOHUB_UPDATE_SNAPSHOTS=1 to rewrite the snapshots after an intended change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from traitlets.config.loader import PyFileConfigLoader
+
+from heliohub.config import HubConfig, parse
+from heliohub.render import render
+from heliohub.render.local import public_url, render_local
+
+SNAPSHOTS = Path(__file__).parent / "snapshots" / "local"
+CONFIGS = sorted(SNAPSHOTS.glob("*.yaml"))
+
+
+def _config(path: Path) -> HubConfig:
+    return parse(yaml.safe_load(path.read_text()), str(path))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_snapshot(path: Path) -> None:
+    files = render_local(_config(path))
+    assert set(files) == {"local/jupyterhub_config.py", "local/dask_gateway_config.py"}
+    # Stored as .snap so linters leave them as generated.
+    expected_dir = SNAPSHOTS / path.stem
+    if os.environ.get("HELIOHUB_UPDATE_SNAPSHOTS") == "1":
+        for rel, content in files.items():
+            (expected_dir / f"{rel}.snap").parent.mkdir(parents=True, exist_ok=True)
+            (expected_dir / f"{rel}.snap").write_bytes(content)
+    for rel, content in files.items():
+        expected = expected_dir / f"{rel}.snap"
+        assert expected.exists(), f"missing snapshot {expected}; HELIOHUB_UPDATE_SNAPSHOTS=1"
+        assert content.decode() == expected.read_text(), f"{rel} differs from its snapshot"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_deterministic_and_valid_python(path: Path) -> None:
+    config = _config(path)
+    first, second = render_local(config), render_local(config)
+    assert first == second
+    assert render(config) == first
+    for rel, content in first.items():
+        compile(content, rel, "exec")
+        assert b"/work/" not in content and b"/tmp/" not in content
+
+
+def test_no_secret_values(tmp_path: Path) -> None:
+    secret = "correct-horse-battery-staple"
+    (tmp_path / "pw").write_text(secret)
+    config = parse(
+        {
+            "auth": {"type": "shared-password", "password": {"file": str(tmp_path / "pw")}},
+            "local": {"isolation": "none"},
+        }
+    )
+    for content in render_local(config).values():
+        assert secret.encode() not in content
+    hub = render_local(config)["local/jupyterhub_config.py"].decode()
+    # Secrets are named, never given: the password and the check service token come from env.
+    assert 'user_password = env["HELIOHUB_SHARED_PASSWORD"]' in hub
+    assert '"api_token": env["HELIOHUB_CHECK_TOKEN"]' in hub
+
+
+def test_public_url() -> None:
+    assert public_url(parse({})) == "http://127.0.0.1:8000"
+    team = _config(SNAPSHOTS / "team-server.yaml")
+    assert public_url(team) == "https://hub.example.org"
+    assert public_url(parse({"local": {"bind": "0.0.0.0:8080"}})) == "http://localhost:8080"
+
+
+# ----- the generated files, loaded as the hub and the gateway load them ---------------------
+
+
+def _runtime_env(monkeypatch: pytest.MonkeyPatch, isolation: str, data_dir: Path) -> None:
+    values = {
+        "HELIOHUB_DATA_DIR": str(data_dir),
+        "HELIOHUB_BIN_DIR": "/venv/bin",
+        "HELIOHUB_PROXY_COMMAND": "/proxy/configurable-http-proxy",
+        "HELIOHUB_DEPLOYMENT_ID": "dep123",
+        "HELIOHUB_ISOLATION": isolation,
+        "HELIOHUB_HUB_PORT": "40001",
+        "HELIOHUB_PROXY_API_PORT": "40002",
+        "HELIOHUB_GATEWAY_PORT": "40003",
+        "HELIOHUB_CHECK_TOKEN": "check-token-value",
+        "HELIOHUB_SHARED_PASSWORD": "password-value",
+        "HELIOHUB_SHARED_ADMIN_PASSWORD": "admin-password-value",
+        "HELIOHUB_SSL_CERT": "/tls/hub.crt",
+        "HELIOHUB_SSL_KEY": "/tls/hub.key",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def _load(config: HubConfig, tmp_path: Path, name: str) -> Any:
+    out = tmp_path / "rendered"
+    for rel, content in render_local(config).items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(content)
+    return PyFileConfigLoader(name, path=str(out / "local")).load_config()
+
+
+def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _runtime_env(monkeypatch, "none", tmp_path / "data")
+    c = _load(_config(SNAPSHOTS / "issue-example.yaml"), tmp_path, "jupyterhub_config.py")
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000/"
+    assert c.JupyterHub.hub_ip == "127.0.0.1"
+    assert c.JupyterHub.hub_port == 40001
+    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:40002"
+    assert c.ConfigurableHTTPProxy.command == ["/proxy/configurable-http-proxy"]
+    assert c.JupyterHub.spawner_class.endswith(".SameUserSpawner")
+    assert c.Spawner.cmd == ["/venv/bin/jupyterhub-singleuser"]
+    assert c.Spawner.args == (["--allow-root"] if os.geteuid() == 0 else [])
+    assert c.HeliohubSpawner.homes_dir == str(tmp_path / "data" / "homes")
+    assert c.HeliohubSpawner.shared_dir == str(tmp_path / "data" / "shared")
+    env = c.Spawner.environment
+    assert env["DASK_GATEWAY__ADDRESS"] == "http://127.0.0.1:40003/services/dask-gateway"
+    assert env["DASK_GATEWAY__PROXY_ADDRESS"] == "gateway://127.0.0.1:40003"
+    assert env["DASK_GATEWAY__PUBLIC_ADDRESS"] == "/services/dask-gateway/"
+    assert env["DASK_GATEWAY__AUTH__TYPE"] == "jupyterhub"
+    assert env["HELIOHUB_DEPLOYMENT_ID"] == "dep123"
+    scope = "access:services!service=dask-gateway"
+    assert scope in c.Spawner.server_token_scopes
+    user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
+    assert user_role["scopes"] == ["self", scope]
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    gateway = services["dask-gateway"]
+    assert gateway["url"] == "http://127.0.0.1:40003"
+    assert gateway["command"][0] == "/venv/bin/dask-gateway-server"
+    # The gateway gets no secret of the hub.
+    assert not {"HELIOHUB_CHECK_TOKEN", "HELIOHUB_SHARED_PASSWORD"} & set(gateway["environment"])
+    culler = services["idle-culler"]
+    assert "--timeout=3600" in culler["command"]
+    assert culler["environment"] == {"HELIOHUB_DEPLOYMENT_ID": "dep123"}
+    assert services["heliohub-check"]["api_token"] == "check-token-value"
+    assert c.SharedPasswordAuthenticator.user_password == "password-value"
+    assert c.SharedPasswordAuthenticator.admin_password == "admin-password-value"
+    assert c.Authenticator.admin_users == ["alice"]
+
+
+def test_hub_config_system_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _runtime_env(monkeypatch, "system-users", tmp_path / "data")
+    c = _load(_config(SNAPSHOTS / "team-server.yaml"), tmp_path, "jupyterhub_config.py")
+    assert c.JupyterHub.spawner_class.endswith(".SystemUserSpawner")
+    assert c.Spawner.args == []  # servers run as their own users: never --allow-root
+    assert c.SystemUserSpawner.user_prefix == "hub-"
+    assert c.SystemUserSpawner.writers_group == "scientists"
+    assert callable(c.Authenticator.post_auth_hook)
+    assert c.JupyterHub.bind_url == "https://0.0.0.0:443/"
+    assert c.JupyterHub.ssl_cert == "/tls/hub.crt"
+    assert c.ConfigurableHTTPProxy.command[1:] == [
+        "--redirect-port",
+        "80",
+        "--redirect-to",
+        "443",
+    ]
+    assert c.HeliohubSpawner.shared_name == "efs"
+    assert c.Spawner.mem_limit == "8G"
+    culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
+    assert {"--timeout=1200", "--cull-every=60", "--max-age=86400"} <= set(culler["command"])
+
+
+def test_no_culler_when_culling_is_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _runtime_env(monkeypatch, "none", tmp_path / "data")
+    config = parse({"culling": {"enabled": False}, "local": {"isolation": "none"}})
+    c = _load(config, tmp_path, "jupyterhub_config.py")
+    assert [s["name"] for s in c.JupyterHub.services] == ["dask-gateway", "heliohub-check"]
+    assert "idle-culler" not in [r["name"] for r in c.JupyterHub.load_roles]
+
+
+def test_gateway_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _runtime_env(monkeypatch, "none", tmp_path / "data")
+    c = _load(_config(SNAPSHOTS / "issue-example.yaml"), tmp_path, "dask_gateway_config.py")
+    assert c.DaskGateway.authenticator_class.endswith("JupyterHubAuthenticator")
+    assert c.DaskGateway.backend_class.endswith(".SameUserBackend")
+    assert c.Proxy.address == "127.0.0.1:40003"
+    assert c.Proxy.prefix == "/services/dask-gateway"
+    assert c.LocalClusterConfig.scheduler_cmd == ["/venv/bin/dask", "scheduler"]
+    assert c.LocalClusterConfig.worker_cmd == ["/venv/bin/dask", "worker"]
+    assert c.LocalClusterConfig.idle_timeout == 1800.0
+    assert c.LocalClusterConfig.cluster_max_workers == 8
+    assert c.LocalClusterConfig.environment == {"HELIOHUB_DEPLOYMENT_ID": "dep123"}
+    options = c.Backend.cluster_options
+    parsed = options.parse_options({"worker_cores": 4, "worker_memory": 8})
+    assert options.get_configuration(parsed, None) == {
+        "worker_cores": 4,
+        "worker_threads": 4,
+        "worker_memory": 8 * 2**30,
+    }
+    with pytest.raises(ValueError, match=r"^worker_cores must be between 1 and 4 .*got 5$"):
+        options.parse_options({"worker_cores": 5})
+    with pytest.raises(ValueError, match=r"^worker_memory must be between 1 and 8 .*got 0.5$"):
+        options.parse_options({"worker_memory": 0.5})
+
+
+def test_gateway_config_system_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _runtime_env(monkeypatch, "system-users", tmp_path / "data")
+    c = _load(_config(SNAPSHOTS / "team-server.yaml"), tmp_path, "dask_gateway_config.py")
+    assert c.DaskGateway.backend_class.endswith(".SystemUserBackend")
+    assert c.SystemUserBackend.user_prefix == "hub-"
+    assert c.LocalBackend.max_clusters_per_user == 2
+    assert c.LocalClusterConfig.idle_timeout == 0.0

@@ -1,0 +1,229 @@
+"""The local provider's parts that need no running hub: exposure policy, isolation, user names,
+secret files, ports, state, logs, and the proxy installer's refusal without npm."""
+
+from __future__ import annotations
+
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from heliohub.config import HubConfig, LoadedConfig, parse
+from heliohub.errors import RefusedError, UserError
+from heliohub.providers.base import SilentReporter, UpOptions
+from heliohub.providers.local import LocalProvider, isolation, state
+from heliohub.providers.local import secrets as secret_files
+from heliohub.providers.local.exposure import check_exposure
+from heliohub.providers.local.logs import read_logs
+from heliohub.providers.local.ports import can_bind, free_ports
+from heliohub.providers.local.proxy_install import ensure_proxy
+from heliohub.providers.local.users import MAX_OS_NAME, os_username, safe_name
+
+TLS = {"mode": "files", "cert_file": "hub.crt", "key_file": "hub.key"}
+NATIVE = {"type": "native", "admin_users": ["admin"]}
+
+
+def _cfg(**data: object) -> HubConfig:
+    return parse(data)
+
+
+# ----- exposure -----------------------------------------------------------------------------
+
+
+def test_loopback_needs_nothing() -> None:
+    reporter = SilentReporter()
+    check_exposure(_cfg(), "none", 0, insecure=False, reporter=reporter)
+    check_exposure(_cfg(local={"bind": "[::1]:8000"}), "none", 0, False, reporter)
+    assert reporter.lines == []
+
+
+@pytest.mark.parametrize(
+    ("https", "auth", "missing"),
+    [
+        (None, None, ["TLS", "a real login"]),
+        (TLS, None, ["a real login"]),
+        (None, NATIVE, ["TLS"]),
+    ],
+)
+def test_public_bind_without_tls_or_real_login_is_refused(
+    https: dict | None, auth: dict | None, missing: list[str]
+) -> None:
+    data: dict = {"local": {"bind": "0.0.0.0:8443"}}
+    if https:
+        data["https"] = https
+    if auth:
+        data["auth"] = auth
+    with pytest.raises(RefusedError) as info:
+        check_exposure(parse(data), "system-users", 0, insecure=False, reporter=SilentReporter())
+    message = str(info.value)
+    assert "0.0.0.0:8443" in message and "--insecure" in message
+    for what in missing:
+        assert what in message
+    if auth is None:
+        assert "'shared-password' is not one" in message
+
+
+def test_public_bind_with_tls_and_real_login_is_allowed() -> None:
+    config = parse({"local": {"bind": "0.0.0.0:443"}, "https": TLS, "auth": NATIVE})
+    reporter = SilentReporter()
+    check_exposure(config, "system-users", 0, insecure=False, reporter=reporter)
+    check_exposure(config, "none", 1000, insecure=False, reporter=reporter)
+    assert reporter.lines == []
+
+
+def test_insecure_overrides_with_a_loud_warning() -> None:
+    reporter = SilentReporter()
+    check_exposure(_cfg(local={"bind": "0.0.0.0:8000"}), "none", 1000, True, reporter)
+    assert len(reporter.lines) == 1
+    assert reporter.lines[0].startswith("warning: !!! INSECURE")
+
+
+def test_root_without_isolation_never_binds_beyond_loopback() -> None:
+    config = parse({"local": {"bind": "0.0.0.0:443"}, "https": TLS, "auth": NATIVE})
+    for insecure in (False, True):
+        with pytest.raises(RefusedError, match="not even with --insecure"):
+            check_exposure(config, "none", 0, insecure, SilentReporter())
+
+
+def test_up_refuses_before_starting_anything(tmp_path: Path) -> None:
+    loaded = LoadedConfig(
+        parse({"local": {"bind": "0.0.0.0:8000", "isolation": "none"}}), None, tmp_path
+    )
+    provider = LocalProvider(loaded, SilentReporter(), euid=1000)
+    with pytest.raises(RefusedError):
+        provider.up(UpOptions(detach=True))
+    assert not (tmp_path / ".heliohub").exists()
+
+
+# ----- isolation ----------------------------------------------------------------------------
+
+
+def test_isolation_resolution() -> None:
+    assert isolation.resolve(_cfg(), 0) == "system-users"
+    assert isolation.resolve(_cfg(), 1000) == "none"
+    assert isolation.resolve(_cfg(local={"isolation": "none"}), 0) == "none"
+    assert isolation.resolve(_cfg(local={"isolation": "system-users"}), 0) == "system-users"
+    with pytest.raises(UserError, match="needs root"):
+        isolation.resolve(_cfg(local={"isolation": "system-users"}), 1000)
+
+
+def test_system_users_needs_reachable_directories(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    (closed / "data").mkdir(parents=True)
+    closed.chmod(0o700)
+    with pytest.raises(UserError, match=r"closed to other users.*chmod o\+x"):
+        isolation.check_system_users(closed / "data", Path("/usr/bin"))
+
+
+# ----- user names ---------------------------------------------------------------------------
+
+
+def test_plain_names_stay_as_they_are() -> None:
+    assert safe_name("alice") == "alice"
+    assert os_username("jupyter-", "alice") == "jupyter-alice"
+
+
+@pytest.mark.parametrize(
+    "name", ["Alice", "alice@example.org", "a/b", "-x", "é", "x" * 40, ".hidden"]
+)
+def test_other_names_are_made_safe(name: str) -> None:
+    safe = safe_name(name)
+    assert safe[0].isalnum() and all(ch.isalnum() or ch in "._-" for ch in safe)
+    assert safe == safe_name(name)
+    assert len(os_username("jupyter-", name)) <= MAX_OS_NAME
+
+
+def test_mapping_keeps_users_apart() -> None:
+    names = ["alice", "Alice", "alice@example.org", "alice-example-org", "alice.example.org"]
+    names += ["x" * 40, "x" * 41, "a/b", "a-b"]
+    assert len({safe_name(n) for n in names}) == len(names)
+    assert len({os_username("a-very-long-pfx-", n) for n in names}) == len(names)
+
+
+# ----- secrets, ports, state, logs ----------------------------------------------------------
+
+
+def test_secret_file_is_private_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "token"
+    assert secret_files.ensure_secret_file(path) is True
+    value = path.read_text()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert len(value.strip()) >= 32
+    assert secret_files.ensure_secret_file(path) is False
+    assert path.read_text() == value
+
+
+def test_secret_refs(tmp_path: Path) -> None:
+    from heliohub.config.base import SecretRef
+
+    (tmp_path / "pw").write_text("s3cret\n")
+    assert secret_files.resolve(SecretRef(file="pw"), "x", tmp_path, {}) == "s3cret"
+    assert secret_files.resolve(SecretRef(env="PW"), "x", tmp_path, {"PW": "v"}) == "v"
+    with pytest.raises(UserError, match="PW is not set"):
+        secret_files.resolve(SecretRef(env="PW"), "auth", tmp_path, {})
+    with pytest.raises(UserError, match="does not exist"):
+        secret_files.resolve(SecretRef(file="missing"), "auth", tmp_path, {})
+
+
+def test_ports() -> None:
+    ports = free_ports(3)
+    assert len(set(ports)) == 3
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        assert not can_bind("127.0.0.1", taken)
+    assert can_bind("127.0.0.1", ports[0])
+
+
+def test_state_round_trip(tmp_path: Path) -> None:
+    run = state.RunState(
+        deployment_id="abc",
+        hub_pid=123,
+        ports=state.Ports(hub=1, proxy_api=2, gateway=3),
+        url="http://127.0.0.1:8000",
+        isolation="none",
+        started_at=1.0,
+    )
+    state.save(tmp_path / "deployment.json", run)
+    assert state.load(tmp_path / "deployment.json") == run
+    state.clear(tmp_path / "deployment.json")
+    assert state.load(tmp_path / "deployment.json") is None
+    first = state.deployment_id(tmp_path)
+    assert state.deployment_id(tmp_path) == first
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(UserError, match="not a state file"):
+        state.load(tmp_path / "broken.json")
+
+
+def test_logs_are_tailed(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text("one\ntwo\n")
+    (tmp_path / "b.log").write_text("three\n")
+    assert list(read_logs(tmp_path, follow=False)) == [
+        "==> a.log <==",
+        "one",
+        "two",
+        "==> b.log <==",
+        "three",
+    ]
+
+
+def test_proxy_install_without_npm_is_a_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    with pytest.raises(UserError, match="npm is not installed"):
+        ensure_proxy(tmp_path / "proxy", SilentReporter(), {"PATH": str(empty)})
+
+
+def test_status_and_down_without_a_deployment(tmp_path: Path) -> None:
+    loaded = LoadedConfig(parse({"local": {"isolation": "none"}}), None, tmp_path)
+    provider = LocalProvider(loaded, SilentReporter())
+    status = provider.status()
+    assert status.state == "stopped"
+    from heliohub.providers.base import DownOptions
+
+    provider.down(DownOptions())
+    with pytest.raises(UserError, match="not running"):
+        provider.check()

@@ -1,0 +1,333 @@
+"""The security matrix in `system-users` mode (needs root), with a real OpenID Connect login:
+users A (alice) and B (bob), an admin (boss, by group) and an outsider (eve).
+
+- A cannot read B's home (as A's uid);
+- A gets 403 on B's server through the proxy and through the hub API;
+- A cannot list, connect to, scale or stop B's Dask clusters (dask_gateway client, A's token);
+- a non-admin cannot use admin API endpoints, the admin can;
+- no secret appears in any log file under the data dir, nor in `heliohub render` output;
+- the outsider gets no hub user and no OS user.
+
+OS users get a test-only prefix and are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from auth.hub import Hub, api, oauth_login
+from auth.oidc import Client, OIDCProvider, User
+from local_hub import world_readable_venv
+from test_local_system_users import _delete_os_users
+
+from heliohub.errors import UserError
+from heliohub.providers.local.isolation import check_system_users
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="system-users isolation needs root"),
+]
+
+PREFIX = f"hsm{secrets.token_hex(2)}-"
+CLIENT_SECRET = f"matrix-client-secret-{secrets.token_hex(8)}"
+A = User("alice", "alice-password-1", ["scientists"])
+B = User("bob", "bob-password-1", ["scientists"])
+ADMIN = User("boss", "boss-password-1", ["hub-admins"])
+OUTSIDER = User("eve", "eve-password-1", ["visitors"])
+
+
+@dataclass
+class Matrix:
+    hub: Hub
+    provider: OIDCProvider
+    sessions: dict[str, requests.Session] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, user: User) -> str:
+        if user.username not in self.tokens:
+            resp = api(
+                self.sessions[user.username],
+                self.hub.url,
+                "POST",
+                f"/users/{user.username}/tokens",
+                json={"note": "security matrix"},
+            )
+            assert resp.status_code == 201, resp.text
+            self.tokens[user.username] = resp.json()["token"]
+        return self.tokens[user.username]
+
+    def gateway(self, user: User) -> Any:
+        from dask_gateway import Gateway
+        from dask_gateway.auth import JupyterHubAuth
+
+        return Gateway(
+            address=f"{self.hub.url}/services/dask-gateway",
+            proxy_address=f"gateway://127.0.0.1:{self.hub.gateway_port()}",
+            auth=JupyterHubAuth(api_token=self.token(user)),
+        )
+
+
+def _os_user(user: User) -> pwd.struct_passwd:
+    return pwd.getpwnam(PREFIX + user.username)
+
+
+@pytest.fixture(scope="module")
+def matrix(proxy_dir: Path) -> Iterator[Matrix]:
+    # Hub users must be able to enter the data directory: not under pytest's 0700 temp root.
+    workdir = Path(tempfile.mkdtemp(prefix="heliohub-matrix-", dir=tempfile.gettempdir()))
+    workdir.chmod(0o711)
+    bin_dir = Path(sys.executable).parent
+    try:
+        check_system_users(workdir / "data", bin_dir)
+    except UserError:
+        bin_dir = world_readable_venv(workdir / "venv")
+    (workdir / "client-secret").write_text(CLIENT_SECRET + "\n")
+    (workdir / "client-secret").chmod(0o600)
+    hub = Hub(
+        workdir / "hub",
+        {
+            "auth": {},
+            "local": {"isolation": "system-users", "user_prefix": PREFIX},
+            "dask": {"cluster_idle_timeout_s": 600},
+        },
+        proxy_dir,
+        heliohub=str(bin_dir / "heliohub"),
+    )
+    (workdir / "hub").chmod(0o711)
+    provider = OIDCProvider(
+        workdir / "idp",
+        clients=[Client("heliohub", CLIENT_SECRET, [f"{hub.url}/hub/oauth_callback"])],
+        users=[A, B, ADMIN, OUTSIDER],
+    ).start()
+    try:
+        hub.config["auth"] = {
+            "type": "oidc",
+            "issuer": provider.issuer,
+            "client_id": "heliohub",
+            "client_secret": {"file": "../client-secret"},
+            "basic_auth": True,
+            "scopes": ["openid", "profile", "email", "groups"],
+            "admin_groups": ["hub-admins"],
+            "allowed_groups": ["scientists"],
+        }
+        hub.write_config()
+        hub.up()
+        m = Matrix(hub, provider)
+        for user in (A, B, ADMIN):
+            session = requests.Session()
+            page = oauth_login(session, hub.url, user.username, user.password)
+            assert page.status_code == 200, f"{user.username}: {page.status_code} {page.text[:300]}"
+            m.sessions[user.username] = session
+        yield m
+    finally:
+        hub.down()
+        provider.stop()
+        _delete_os_users(PREFIX)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _start_server(m: Matrix, user: User, timeout: float = 120) -> None:
+    session = m.sessions[user.username]
+    resp = api(session, m.hub.url, "POST", f"/users/{user.username}/server")
+    assert resp.status_code in (201, 202, 400), resp.text  # 400: already running
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server = api(session, m.hub.url, "GET", f"/users/{user.username}").json()["servers"].get("")
+        if server and server.get("ready"):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{user.username}'s server not ready\n{m.hub.log_tail()}")
+
+
+def _server_running(m: Matrix, user: User) -> bool:
+    me = api(m.sessions[user.username], m.hub.url, "GET", "/user").json()
+    return bool(me["servers"].get("", {}).get("ready"))
+
+
+def test_only_allowed_logins_get_os_users(matrix: Matrix) -> None:
+    for user in (A, B, ADMIN):
+        entry = _os_user(user)
+        assert entry.pw_uid != 0
+    assert len({_os_user(u).pw_uid for u in (A, B, ADMIN)}) == 3
+    session = requests.Session()
+    refused = oauth_login(session, matrix.hub.url, OUTSIDER.username, OUTSIDER.password)
+    assert refused.status_code == 403
+    with pytest.raises(KeyError):
+        pwd.getpwnam(PREFIX + OUTSIDER.username)
+    me = api(matrix.sessions[ADMIN.username], matrix.hub.url, "GET", "/user").json()
+    assert me["admin"] is True
+
+
+def test_a_cannot_read_b_home(matrix: Matrix) -> None:
+    _start_server(matrix, B)
+    # B writes a file through B's own server, so it is B's file in B's home.
+    resp = requests.put(
+        f"{matrix.hub.url}/user/{B.username}/api/contents/private.txt",
+        headers={"Authorization": f"token {matrix.token(B)}"},
+        json={"type": "file", "format": "text", "content": "bob's notes"},
+        timeout=30,
+    )
+    assert resp.status_code in (200, 201), resp.text
+    home = Path(_os_user(B).pw_dir)
+    secret_file = home / "private.txt"
+    assert secret_file.read_text() == "bob's notes"
+    assert secret_file.stat().st_uid == _os_user(B).pw_uid
+
+    a = _os_user(A)
+    for argv in (["cat", str(secret_file)], ["ls", str(home)], ["touch", str(home / "from-a")]):
+        proc = subprocess.run(
+            argv,
+            user=a.pw_uid,
+            group=a.pw_gid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode != 0, argv
+        assert "Permission denied" in proc.stderr, proc.stderr
+    assert not (home / "from-a").exists()
+
+
+def test_a_gets_403_on_b_server_through_the_proxy(matrix: Matrix) -> None:
+    _start_server(matrix, B)
+    url = f"{matrix.hub.url}/user/{B.username}/api/contents"
+    # B's own token works: the server is there.
+    own = requests.get(url, headers={"Authorization": f"token {matrix.token(B)}"}, timeout=30)
+    assert own.status_code == 200
+    # A's token on B's server.
+    other = requests.get(url, headers={"Authorization": f"token {matrix.token(A)}"}, timeout=30)
+    assert other.status_code == 403
+    # A's browser session: the server sends A to the hub for authorization, which refuses.
+    page = matrix.sessions[A.username].get(f"{matrix.hub.url}/user/{B.username}/lab", timeout=60)
+    bl = requests.get(f"{matrix.hub.url}/user/{B.username}/lab", headers={"Authorization": f"token {matrix.token(B)}"}, timeout=30)
+    print("DEBUG", bl.status_code, page.status_code, page.url, [r.url for r in page.history])
+    assert page.status_code == 403
+    assert "bob's notes" not in page.text
+
+
+def test_a_gets_403_on_b_server_through_the_api(matrix: Matrix) -> None:
+    _start_server(matrix, B)
+    session = matrix.sessions[A.username]
+    calls = [
+        ("GET", f"/users/{B.username}"),
+        ("POST", f"/users/{B.username}/server"),
+        ("DELETE", f"/users/{B.username}/server"),
+        ("POST", f"/users/{B.username}/tokens"),
+        ("GET", f"/users/{B.username}/tokens"),
+    ]
+    for method, path in calls:
+        assert api(session, matrix.hub.url, method, path).status_code == 403, (method, path)
+        token_call = requests.request(
+            method,
+            f"{matrix.hub.url}/hub/api{path}",
+            headers={"Authorization": f"token {matrix.token(A)}"},
+            timeout=30,
+        )
+        assert token_call.status_code == 403, (method, path)
+    assert _server_running(matrix, B)
+
+
+def test_a_cannot_list_connect_scale_or_stop_b_clusters(matrix: Matrix) -> None:
+    from aiohttp import ClientResponseError
+
+    gateway_a, gateway_b = matrix.gateway(A), matrix.gateway(B)
+    try:
+        name = gateway_b.submit()
+        report = gateway_b.connect(name)  # waits until running
+        assert report.name == name
+        assert [c.name for c in gateway_b.list_clusters()] == [name]
+
+        assert name not in [c.name for c in gateway_a.list_clusters()]
+        for attempt in (
+            lambda: gateway_a.connect(name),
+            lambda: gateway_a.scale_cluster(name, 2),
+            lambda: gateway_a.stop_cluster(name),
+        ):
+            with pytest.raises(ClientResponseError) as info:
+                attempt()
+            assert info.value.status == 403
+        # B's cluster is untouched.
+        assert gateway_b.get_cluster(name).status.name == "RUNNING"
+    finally:
+        for cluster in gateway_b.list_clusters():
+            gateway_b.stop_cluster(cluster.name)
+        for g in (gateway_a, gateway_b):
+            g.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def test_non_admin_cannot_use_admin_endpoints(matrix: Matrix) -> None:
+    session = matrix.sessions[A.username]
+    calls = [
+        ("GET", "/users", None),
+        ("POST", "/users/mallory", None),
+        ("DELETE", f"/users/{B.username}", None),
+        ("PATCH", f"/users/{A.username}", {"admin": True}),
+        ("GET", "/proxy", None),
+        ("GET", "/groups", None),
+        ("POST", "/groups/hub-admins/users", {"users": [A.username]}),
+    ]
+    for method, path, body in calls:
+        resp = api(session, matrix.hub.url, method, path, json=body)
+        assert resp.status_code == 403, (method, path, resp.status_code)
+    me = api(session, matrix.hub.url, "GET", "/user").json()
+    assert me["admin"] is False
+    assert "hub-admins" not in me["groups"]
+
+
+def test_admin_can(matrix: Matrix) -> None:
+    _start_server(matrix, B)
+    session = matrix.sessions[ADMIN.username]
+    users = api(session, matrix.hub.url, "GET", "/users")
+    assert users.status_code == 200
+    assert {A.username, B.username, ADMIN.username} <= {u["name"] for u in users.json()}
+    assert api(session, matrix.hub.url, "GET", "/proxy").status_code == 200
+    stop = api(session, matrix.hub.url, "DELETE", f"/users/{B.username}/server")
+    assert stop.status_code in (202, 204)
+    deadline = time.monotonic() + 60
+    while _server_running(matrix, B) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not _server_running(matrix, B)
+
+
+def test_no_secret_in_logs_or_render(matrix: Matrix) -> None:
+    hub = matrix.hub
+    values = {
+        "client secret": CLIENT_SECRET,
+        "cookie secret": (hub.data_dir / "secrets" / "jupyterhub_cookie_secret")
+        .read_text()
+        .strip(),
+        **{f"{name}'s API token": token for name, token in matrix.tokens.items()},
+    }
+    check_token = hub.data_dir / "secrets" / "check-service-token"
+    if check_token.exists():
+        values["check service token"] = check_token.read_text().strip()
+    assert len(matrix.tokens) >= 2, "the earlier tests created API tokens"
+    logs = hub.log_files()
+    assert logs
+    for path in logs:
+        text = path.read_text(errors="replace")
+        for what, value in values.items():
+            assert value not in text, f"{what} in {path}"
+    out = hub.workdir / "rendered"
+    proc = hub.cli("render", "-o", str(out))
+    rendered = proc.stdout + proc.stderr
+    rendered += "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    for what, value in values.items():
+        assert value not in rendered, f"{what} in render output"
