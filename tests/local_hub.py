@@ -73,6 +73,13 @@ def world_readable_venv(target: Path, python: str = "/usr/bin/python3") -> Path:
             f"    sys.exit(entry{''.join('.' + a for a in ep.attr.split('.')[1:])}())\n"
         )
         launcher.chmod(0o755)
+    # Jupyter finds its config (which server extensions, JupyterLab among them, are enabled)
+    # and JupyterLab its assets under sys.prefix: give the new prefix copies of both.
+    import shutil
+
+    for rel in ("etc/jupyter", "share/jupyter"):
+        if (Path(sys.prefix) / rel).is_dir():
+            shutil.copytree(Path(sys.prefix) / rel, target / rel, dirs_exist_ok=True)
     return target / "bin"
 
 

@@ -8,9 +8,11 @@ by the module; the last test stops it.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +68,22 @@ def alice(hub: LocalHub) -> dict[str, Any]:
     return {"session": session, "token": resp.json()["token"]}
 
 
-def _gateway(hub: LocalHub, token: str) -> Any:
+@contextmanager
+def _gateway(hub: LocalHub, token: str) -> Iterator[Any]:
     from dask_gateway import Gateway, JupyterHubAuth
 
-    return Gateway(
+    gateway = Gateway(
         address=f"{hub.url}/services/dask-gateway",
         proxy_address=f"gateway://127.0.0.1:{hub.gateway_port()}",
         auth=JupyterHubAuth(api_token=token),
     )
+    try:
+        yield gateway
+    finally:
+        gateway.close()
+        del gateway
+        # Collected now, under this module's warning filter (see pytestmark).
+        gc.collect()
 
 
 def test_up_files_and_permissions(hub: LocalHub) -> None:
@@ -259,6 +269,9 @@ def test_down_leaves_no_process_and_keeps_data(hub: LocalHub, alice: dict[str, A
         client.wait_for_workers(1, timeout=120)
         client.close()
         cluster.close()
+    details = {c["name"]: c["detail"] for c in hub.status()["components"]}
+    assert details["user-servers"] == "1 running"
+    assert details["dask-clusters"] == "1 scheduler(s), 1 worker(s)"
     before = hub.processes()
     commands = [" ".join(p.cmdline()) for p in before]
     for needle in (

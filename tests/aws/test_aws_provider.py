@@ -29,10 +29,11 @@ class RecordingLayer:
     def apply(self) -> None:
         self.log.append(("apply", self.kwargs["outputs"]))
 
-    def destroy(self) -> None:
+    def destroy(self, delete_data: bool = False) -> None:
         # It must run while the cluster's stack still exists.
         stacks = self.aws.client("cloudformation").describe_stacks()["Stacks"]
         self.log.append(("destroy", sorted(s["StackName"] for s in stacks)))
+        assert self.kwargs["config"].config.name == ts.NAME and delete_data is False
 
 
 def loaded(tmp_path: Path, **extra: Any) -> LoadedConfig:

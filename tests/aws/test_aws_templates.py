@@ -221,6 +221,8 @@ def assert_cluster(templates: dict[str, dict[str, Any]], config: HubConfig) -> N
         "kube-proxy",
         "eks-pod-identity-agent",
         "aws-efs-csi-driver",
+        # The hub database volume; SQLite does not lock safely on NFS.
+        "aws-ebs-csi-driver",
     }
     entries = [
         r["Properties"]["PrincipalArn"]

@@ -213,9 +213,10 @@ c.Spawner.cmd = [os.path.join(bin_dir, "jupyterhub-singleuser")]
 # jupyter-server refuses root without --allow-root; only isolation none runs servers as root.
 c.Spawner.args = ["--allow-root"] if isolation == "none" and os.geteuid() == 0 else []
 c.Spawner.default_url = "/lab"
-c.Spawner.http_timeout = 60
-c.Spawner.start_timeout = 120
-c.LocalProcessSpawner.interrupt_timeout = 10
+# Generous: a busy machine may take a minute to import JupyterLab and its extensions.
+c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = 180
+c.LocalProcessSpawner.interrupt_timeout = 5
 c.LocalProcessSpawner.term_timeout = 5
 {mem_line}# Enough for the gateway and nothing more.
 c.Spawner.server_token_scopes = {_py(SERVER_TOKEN_SCOPES)}

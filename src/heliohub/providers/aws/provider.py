@@ -130,7 +130,11 @@ class AWSProvider(Provider):
         if self.kubernetes_layer is None:
             return None
         return self.kubernetes_layer(
-            config=self.config, reporter=self.reporter, outputs=outputs, state_dir=self.state_dir
+            config=self.loaded,
+            reporter=self.reporter,
+            outputs=outputs,
+            state_dir=self.state_dir,
+            aws_session=self.clients.session(),
         )
 
     def _outputs(self, stacks: dict[str, dict[str, str]]) -> AWSOutputs:
@@ -185,7 +189,7 @@ class AWSProvider(Provider):
                 layer = self._layer(self._outputs(deployed))
                 if layer is not None:
                     with self.reporter.stage("remove the Kubernetes layer"):
-                        layer.destroy()
+                        layer.destroy(delete_data=options.delete_data)
             report = teardown.destroy(engine, options.delete_data, DEPLOYMENT_TAG, self.config.name)
             if options.delete_data:
                 (self.state_dir / "aws.json").unlink(missing_ok=True)
@@ -221,6 +225,14 @@ class AWSProvider(Provider):
             if states == {"stopped"}
             else "partial"
         )
+        if states == {"running"} and self.kubernetes_layer is not None:
+            # The stacks are only half of the deployment: the hub runs in the cluster.
+            with aws_errors():
+                layer = self._layer(self._outputs(self.engine().outputs()))
+            layer_components = layer.status()
+            components += layer_components
+            if any(c.state != "running" for c in layer_components):
+                overall = "partial"
         return Status(
             name=self.config.name,
             provider="aws",
@@ -229,6 +241,17 @@ class AWSProvider(Provider):
             components=components,
             notes=[f"outputs: {self.state_dir / 'aws.json'}"],
         )
+
+    def doctor(self) -> list[Any]:
+        """The Kubernetes layer's findings, once the cluster stack exists."""
+        with aws_errors():
+            deployed = self.engine().outputs()
+            if "cluster" not in deployed:
+                raise UserError("the cluster stack is not deployed yet: run `heliohub up` first")
+            layer = self._layer(self._outputs(deployed))
+        if layer is None:
+            raise UserError("this AWS provider has no Kubernetes layer to examine")
+        return layer.doctor()
 
     def check(self) -> CheckReport:
         report = CheckReport()

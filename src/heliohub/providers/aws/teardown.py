@@ -91,9 +91,7 @@ def delete_retained(
             continue
         deleter = _DELETERS.get(kind)
         if deleter is None:
-            reporter.warn(
-                f"{kind} {pid} was retained; heliohub cannot delete it, do it by hand"
-            )
+            reporter.warn(f"{kind} {pid} was retained; heliohub cannot delete it, do it by hand")
             continue
         reporter.info(deleter(clients, pid, sleep))
 

@@ -225,14 +225,27 @@ class LocalProvider(Provider):
         if self._running() is not None:
             self.reporter.info("already running; nothing to do (`heliohub down` stops it)")
             return self.status()
+        self._preflight(iso)
+        run: state.RunState | None = None
+        try:
+            run = self._start(iso)
+            with self.reporter.stage("wait until healthy"):
+                self._wait_healthy(run)
+        except KeyboardInterrupt:
+            self.reporter.info("interrupted: stopping what was started")
+            self._stop(self._deployment_id, run)
+            raise
+        self.reporter.info(f"hub: {run.url}")
+        self.reporter.info(self._login_hint())
+        self.reporter.info(f"logs: {self.layout.logs_dir} (`heliohub logs -f`)")
+        if options.detach:
+            return self.status()
+        return self._foreground(run)
+
+    def _preflight(self, iso: str) -> None:
+        """Everything that can be checked before starting anything, and leftovers cleared."""
         self._check_executables()
         self._tls_files()
-        host, port = split_bind(self.config.local.bind)
-        if not can_bind(host, port):
-            raise UserError(
-                f"local.bind: {self.config.local.bind} is already in use by another program; "
-                "stop it or choose another port"
-            )
         if iso == "system-users":
             isolation.check_system_users(self.layout.data_dir, self.bin_dir)
         self._prepare_dirs(iso)
@@ -241,6 +254,16 @@ class LocalProvider(Provider):
         if leftovers:
             self.reporter.warn(f"stopping {len(leftovers)} process(es) an earlier run left behind")
             processes.sweep(dep_id)
+        host, port = split_bind(self.config.local.bind)
+        if not can_bind(host, port):
+            raise UserError(
+                f"local.bind: {self.config.local.bind} is already in use by another program; "
+                "stop it or choose another port"
+            )
+
+    def _start(self, iso: str) -> state.RunState:
+        """Install what is missing, write the config files, start the hub (it starts the rest)."""
+        dep_id = self._deployment_id
         proxy_cmd = ensure_proxy(self.layout.proxy_dir, self.reporter, self.environ)
         with self.reporter.stage("generate secrets"):
             secrets_env = self._secrets_env()
@@ -249,7 +272,6 @@ class LocalProvider(Provider):
         write_tree(render_local(self.config), self.layout.rendered_dir)
         hub_config = self.layout.rendered_dir / "local" / "jupyterhub_config.py"
         env = self._hub_env(iso, dep_id, ports, proxy_cmd) | secrets_env
-        url = public_url(self.config)
         with self.reporter.stage("start hub"):
             with self.layout.hub_log.open("a") as log:
                 log.write(f"---- heliohub up {time.strftime('%Y-%m-%d %H:%M:%S')} ----\n")
@@ -263,19 +285,13 @@ class LocalProvider(Provider):
                 deployment_id=dep_id,
                 hub_pid=pid,
                 ports=ports,
-                url=url,
+                url=public_url(self.config),
                 isolation=iso,
                 started_at=time.time(),
             )
+            # Recorded at once, so `down` finds a half-started hub too.
             state.save(self.layout.state_file, run)
-        with self.reporter.stage("wait until healthy"):
-            self._wait_healthy(run)
-        self.reporter.info(f"hub: {url}")
-        self.reporter.info(self._login_hint())
-        self.reporter.info(f"logs: {self.layout.logs_dir} (`heliohub logs -f`)")
-        if options.detach:
-            return self.status()
-        return self._foreground(run)
+        return run
 
     def _wait_healthy(self, run: state.RunState) -> None:
         base = self._loopback_url()

@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 from pathlib import Path
 from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner
-from traitlets import Unicode
+from traitlets import Float, Unicode
 
 from heliohub.providers.local.users import (
     Homes,
@@ -45,11 +46,38 @@ class HeliohubSpawner(LocalProcessSpawner):
     def home(self) -> Path:
         return self.homes.home_of(self.user.name)
 
+    ready_poll_interval = Float(
+        0.05, help="seconds between checks whether a starting server listens yet"
+    ).tag(config=True)
+
     def get_env(self) -> dict[str, str]:
         env = super().get_env()
         # Jupyter's runtime files and the kernel's cwd follow HOME.
         env["HOME"] = str(self.home)
         return env
+
+    async def start(self) -> Any:
+        # The hub polls a new server with exponential backoff and full jitter (up to 5 s
+        # between tries), which added 1.6 s to a 4 s spawn on average (docs/BENCHMARKS.md).
+        # Its first try is immediate, so waiting here with a short interval removes that lag;
+        # the hub's start_timeout bounds this wait, and a server that exits fails at once
+        # instead of after the whole http_timeout.
+        ip, port = await super().start()
+        while True:
+            try:
+                _, writer = await asyncio.open_connection(ip, port)
+            except OSError:
+                status = await self.poll()
+                if status is not None:
+                    raise RuntimeError(
+                        f"the server of {self.user.name} exited with status {status} before "
+                        "it answered; see the hub's log"
+                    ) from None
+                await asyncio.sleep(self.ready_poll_interval)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return ip, port
 
 
 class SameUserSpawner(HeliohubSpawner):

@@ -10,14 +10,15 @@ EKS managed node group are not copied to its ASG (aws/containers-roadmap#724). h
 therefore does both of the following:
 
 1. It grants the autoscaler role `eks:DescribeNodegroup`. Read in the kubernetes/autoscaler
-   sources at tag cluster-autoscaler-1.34.5 (the image pinned below for Kubernetes 1.34; the same
-   code is in 1.30.7 through 1.35.2): `cloudprovider/aws/aws_manager.go` `buildNodeFromTemplate`
-   recognises a managed node group by the `eks:cluster-name` and `eks:nodegroup-name` tags EKS
-   puts on its ASG, then calls DescribeNodegroup (`aws_wrapper.go` `getManagedNodegroupInfo`,
-   cached 6 minutes in `managed_nodegroup_cache.go`) and merges the node group's labels and
-   taints into the template node, and reads `k8s.io/cluster-autoscaler/node-template/resources/*`
-   from the node group's own tags. GPU capacity also comes from its static instance table
-   (`ec2_instance_types.go`: g4dn.xlarge and g4dn.2xlarge have GPU: 1).
+   sources at tag cluster-autoscaler-1.34.5 (the image pinned below for Kubernetes 1.34; the
+   same code is in every pinned tag, 1.30.7 through 1.36.1): `buildNodeFromTemplate` in
+   `cloudprovider/aws/aws_manager.go` recognises a managed node group by the `eks:cluster-name`
+   and `eks:nodegroup-name` tags EKS puts on its ASG, then calls DescribeNodegroup
+   (`getManagedNodegroupInfo` in `aws_wrapper.go`, cached 6 minutes in
+   `managed_nodegroup_cache.go`), merges the node group's labels and taints into the template
+   node, and reads `k8s.io/cluster-autoscaler/node-template/resources/*` from the node group's
+   own tags. GPU capacity also comes from its static instance table (`ec2_instance_types.go`:
+   g4dn.xlarge and g4dn.2xlarge have GPU: 1).
    Limits found in that code and its README: a taint without a value is skipped
    (`taint.Value != nil`), and the call only happens while the group has never had a node since
    the autoscaler started (afterwards it reuses a real node as the template).

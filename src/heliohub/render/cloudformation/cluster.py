@@ -29,6 +29,7 @@ from troposphere import ec2 as ec2r
 from heliohub.config import HubConfig
 from heliohub.render.cloudformation.cognito_client import add_cognito_client
 from heliohub.render.cloudformation.naming import (
+    EBS_CSI_SERVICE_ACCOUNT,
     EFS_CSI_SERVICE_ACCOUNT,
     cluster_name,
     managed_cognito,
@@ -36,6 +37,7 @@ from heliohub.render.cloudformation.naming import (
 from heliohub.render.cloudformation.nodegroups import add_node_groups, pool_id
 from heliohub.render.cloudformation.pod_identity import (
     add_autoscaler_role,
+    add_ebs_csi_role,
     add_efs_csi_role,
     add_user_s3_role,
 )
@@ -168,6 +170,19 @@ def cluster_template(config: HubConfig) -> Template:
         PodIdentityAssociations=[
             eks.PodIdentityAssociationProperty(
                 ServiceAccount=EFS_CSI_SERVICE_ACCOUNT, RoleArn=GetAtt(efs_role, "Arn")
+            )
+        ],
+    )
+    ebs_role = add_ebs_csi_role(t, config)
+    _addon(
+        t,
+        config,
+        cluster,
+        "aws-ebs-csi-driver",
+        after=pools,
+        PodIdentityAssociations=[
+            eks.PodIdentityAssociationProperty(
+                ServiceAccount=EBS_CSI_SERVICE_ACCOUNT, RoleArn=GetAtt(ebs_role, "Arn")
             )
         ],
     )

@@ -28,6 +28,7 @@ USER_SERVICE_ACCOUNT = "heliohub-user"
 
 # The EFS CSI driver add-on's controller service account (fixed by the add-on).
 EFS_CSI_SERVICE_ACCOUNT = "efs-csi-controller-sa"
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 
 # Where the homes and the shared directory live on EFS; the access point roots every mount here.
 EFS_ROOT_PATH = "/heliohub"

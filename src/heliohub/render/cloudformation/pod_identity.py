@@ -49,6 +49,19 @@ def add_efs_csi_role(t: Template, config: HubConfig) -> iam.Role:
     return role
 
 
+def add_ebs_csi_role(t: Template, config: HubConfig) -> iam.Role:
+    """The hub's database lives on an EBS volume: SQLite on NFS is not safe to lock."""
+    return pod_role(
+        t,
+        config,
+        "EbsCsiDriverRole",
+        "EBS CSI driver (the hub database volume)",
+        ManagedPolicyArns=[
+            Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy")
+        ],
+    )
+
+
 def add_autoscaler_role(t: Template, config: HubConfig, cluster: eks.Cluster) -> None:
     role = pod_role(
         t,
