@@ -295,7 +295,7 @@ class Bench:
         self.dep.up()
         try:
             token = asyncio.run(self._user_token("gateway-user"))
-            self._gateway_once(token)  # warm-up: first imports and first TLS setup
+            self._gateway_once(token, record=False)  # warm-up: first imports, first TLS setup
             for i in range(self.plan.repeat):
                 log(f"gateway: round {i + 1}/{self.plan.repeat}")
                 seconds, bare = floors.start_dask(
@@ -320,7 +320,7 @@ class Bench:
             await admin.create_users([user])
             return await admin.create_token(user)
 
-    def _gateway_once(self, token: str, measure_memory: bool = False) -> float:
+    def _gateway_once(self, token: str, measure_memory: bool = False, record: bool = True) -> float:
         from dask_gateway import Gateway
         from dask_gateway.auth import JupyterHubAuth
 
@@ -332,11 +332,15 @@ class Bench:
         try:
             t0 = time.perf_counter()
             cluster = gateway.new_cluster()
+            t_cluster = time.perf_counter()
             try:
                 cluster.scale(2)
                 client = cluster.get_client(set_as_default=False)
                 client.wait_for_workers(2, timeout=300)
                 t1 = time.perf_counter()
+                if record:
+                    self.detail("gateway.new-cluster", t_cluster - t0)
+                    self.detail("gateway.scale-to-2-workers", t1 - t_cluster)
                 if measure_memory:
                     time.sleep(IDLE_S)
                     mem = self.run.figure("worker-memory")
@@ -392,6 +396,12 @@ class Bench:
                         fig.errors.append(str(exc))
                         break
             self._in_process(provider, path)
+        # The same command on a 3-line config: what the CLI costs whatever the config's size.
+        for _ in range(self.plan.config_repeat):
+            self.detail(
+                "config.cli.validate-minimal",
+                _timed([heliohub, "validate", "-c", str(self.dep.config)]),
+            )
 
     def _in_process(self, provider: str, path: Path) -> None:
         """load() and render() inside one warm process: the part the CLI cannot hide."""

@@ -134,7 +134,11 @@ def bench_section(run: BenchRun, plots: dict[str, Path], docs: Path) -> str:
             "timings; `up.hand-run` is the same rendered hub config started by hand with the "
             "same environment, until the hub and the gateway answer (the cost of the services, "
             "without the CLI); `down` is `heliohub down`; `memory.component.*` splits the idle "
-            "memory; `config.in-process.*` is load() and render() in a warm process.",
+            "memory; `spawn.server-answers` is the time until a 1-user spawn's server itself "
+            "answers (polled directly, like the floor) and `spawn.hub-share` the rest until it "
+            "answers through the proxy; `gateway.*` splits the cluster figure at "
+            "`new_cluster()`'s return; `config.in-process.*` is load() and render() in a warm "
+            "process and `config.cli.validate-minimal` is `heliohub validate` of a 3-line config.",
             "",
             details,
             "",

@@ -17,7 +17,7 @@ from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.hub_stages import deployer_arn, hub_stages
 from heliohub.providers.aws.stages import StageContext
 from heliohub.providers.aws.state import fetch_client_secret, read_outputs
-from heliohub.providers.base import DownOptions, SilentReporter, UpOptions
+from heliohub.providers.base import Component, DownOptions, SilentReporter, UpOptions
 
 
 class RecordingLayer:
@@ -28,6 +28,9 @@ class RecordingLayer:
 
     def apply(self) -> None:
         self.log.append(("apply", self.kwargs["outputs"]))
+
+    def status(self) -> list[Component]:
+        return [Component(name="release jupyterhub", state="running", detail="4.4.0")]
 
     def destroy(self, delete_data: bool = False) -> None:
         # It must run while the cluster's stack still exists.
@@ -61,7 +64,8 @@ def test_up_records_outputs_runs_the_layer_and_down_keeps_data(
     assert provider.plan().changes
     status = provider.up(UpOptions())
     assert status.state == "running"
-    assert [c.detail for c in status.components] == ["CREATE_COMPLETE"] * 3
+    # The stacks, then what the Kubernetes layer reports from inside the cluster.
+    assert [c.detail for c in status.components] == ["CREATE_COMPLETE"] * 3 + ["4.4.0"]
     state = read_outputs(tmp_path / "data" / "state")
     assert state is not None and state.efs_id and state.efs_id.startswith("fs-")
     assert state.kms_key_arn and state.account_id == "123456789012"

@@ -12,8 +12,11 @@
 // /oauth2/userInfo, /logout?client_id=&logout_uri=) and `cognito:groups` in the id token only,
 // as Cognito does.
 //
-// Only the login form and Cognito's logout redirect are written here; authorization, tokens,
-// PKCE, client authentication and userinfo are the library's.
+// Only the login form, Cognito's logout redirect and one client-authentication rule are written
+// here; authorization, tokens, PKCE, client authentication and userinfo are the library's.
+// The rule: oidc-provider accepts client_secret_basic and client_secret_post interchangeably,
+// while Cognito (and other providers) answer `invalid_client` when a client authenticates
+// another way than registered; when every client registers the same method, so does this one.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -162,12 +165,30 @@ function cognitoLogout(req, res, url) {
   });
 }
 
+const methods = new Set(config.clients.map((c) => c.token_endpoint_auth_method || 'client_secret_basic'));
+const strictMethod = methods.size === 1 ? [...methods][0] : null;
+const tokenPath = cognito ? '/oauth2/token' : '/token';
+
+function wrongClientAuth(req) {
+  if (!strictMethod || req.method !== 'POST') return false;
+  const basic = /^basic /i.test(req.headers.authorization || '');
+  return (strictMethod === 'client_secret_basic') !== basic;
+}
+
 const callback = provider.callback();
 const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, issuer);
     if (url.pathname.startsWith('/interaction/')) return await interaction(req, res, url.pathname);
     if (cognito && url.pathname === '/logout') return cognitoLogout(req, res, url);
+    if (url.pathname === tokenPath && wrongClientAuth(req)) {
+      console.log(`invalid_client: the client must use ${strictMethod}`);
+      res.writeHead(401, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({
+        error: 'invalid_client',
+        error_description: `client authentication must use ${strictMethod}`,
+      }));
+    }
     return callback(req, res);
   } catch (err) {
     console.error('error', err);

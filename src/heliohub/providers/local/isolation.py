@@ -63,3 +63,17 @@ def check_system_users(data_dir: Path, bin_dir: Path) -> None:
         target = bin_dir / exe
         if not os.access(target, os.X_OK) or not target.stat().st_mode & stat.S_IXOTH:
             raise UserError(f"isolation 'system-users': other users cannot run {target}")
+
+
+def fallback_reason(config: HubConfig, euid: int, data_dir: Path, bin_dir: Path) -> str | None:
+    """Why `auto` cannot give system-users on this machine, or None when it can (or needn't).
+
+    `auto` promises the safest mode that works; an explicit 'system-users' still fails hard.
+    """
+    if config.local.isolation != "auto" or euid != 0:
+        return None
+    try:
+        check_system_users(data_dir, bin_dir)
+    except UserError as exc:
+        return str(exc)
+    return None

@@ -221,6 +221,16 @@ class LocalProvider(Provider):
 
     def up(self, options: UpOptions) -> Status:
         iso = isolation.resolve(self.config, self.euid)
+        reason = isolation.fallback_reason(
+            self.config, self.euid, self.layout.data_dir, self.bin_dir
+        )
+        if reason:
+            self.reporter.warn(
+                f"isolation 'auto' would be system-users, but: {reason}. Falling back to "
+                "isolation 'none' (everything runs as root, loopback only). Set "
+                "local.isolation explicitly to choose."
+            )
+            iso = "none"
         exposure.check_exposure(self.config, iso, self.euid, options.insecure, self.reporter)
         if self._running() is not None:
             self.reporter.info("already running; nothing to do (`heliohub down` stops it)")
