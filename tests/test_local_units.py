@@ -227,3 +227,18 @@ def test_status_and_down_without_a_deployment(tmp_path: Path) -> None:
     provider.down(DownOptions())
     with pytest.raises(UserError, match="not running"):
         provider.check()
+
+
+def test_auto_isolation_falls_back_only_when_system_users_cannot_work(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    (closed / "data").mkdir(parents=True)
+    closed.chmod(0o700)
+    auto = parse({"local": {"isolation": "auto"}})
+    explicit = parse({"local": {"isolation": "system-users"}})
+    bin_dir = tmp_path / "bin"
+    # Not root: auto means none anyway, nothing to fall back from.
+    assert isolation.fallback_reason(auto, 1000, closed / "data", bin_dir) is None
+    # An explicit choice is never downgraded: `up` fails on it instead.
+    assert isolation.fallback_reason(explicit, 0, closed / "data", bin_dir) is None
+    reason = isolation.fallback_reason(auto, 0, closed / "data", bin_dir)
+    assert reason is not None and "system-users" in reason
