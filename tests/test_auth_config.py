@@ -15,7 +15,13 @@ OIDC = {
     "client_id": "heliohub",
     "client_secret": {"env": "HUB_OIDC_SECRET"},
 }
-COGNITO = {"type": "cognito", "domain_prefix": "helio", "region": "us-east-1"}
+COGNITO = {
+    "type": "cognito",
+    "domain_prefix": "helio",
+    "region": "us-east-1",
+    "client_id": "app",
+    "client_secret": {"env": "COGNITO_SECRET"},
+}
 GITHUB = {"type": "github", "client_id": "gh", "client_secret": {"file": "secrets/gh"}}
 
 

@@ -214,16 +214,20 @@ def test_cognito_on_aws_before_the_stacks_exist() -> None:
 @pytest.mark.parametrize(
     ("extra", "problem"),
     [
-        ({"client_secret": {"env": "S"}}, "auth.client_id: required for cognito"),
-        ({"client_id": "x"}, "auth.client_secret: required for cognito"),
-        ({"client_id": "x", "client_secret": {"env": "S"}}, "auth.domain_prefix: required"),
+        ({"client_secret": {"env": "S"}}, "auth: cognito on provider local needs client_id;"),
+        ({"client_id": "x"}, "auth: cognito on provider local needs client_secret;"),
+        (
+            {"client_id": "x", "client_secret": {"env": "S"}},
+            "auth: cognito on provider local needs domain_prefix and region (or endpoint_base);",
+        ),
     ],
 )
 def test_cognito_on_local_needs_client_and_domain(extra: dict[str, Any], problem: str) -> None:
+    """Caught by `heliohub validate`, before anything renders."""
     if "domain_prefix" not in problem:
         extra = {**extra, "domain_prefix": "helio", "region": "us-east-1"}
     with pytest.raises(ConfigError) as info:
-        auth_settings(_cognito(**extra), HUB)
+        _cognito(**extra)
     assert len(info.value.problems) == 1
     assert info.value.problems[0].startswith(problem)
 

@@ -209,3 +209,17 @@ def test_gateway_config_system_users(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert c.SystemUserBackend.user_prefix == "hub-"
     assert c.LocalBackend.max_clusters_per_user == 2
     assert c.LocalClusterConfig.idle_timeout == 0.0
+
+
+@pytest.mark.parametrize(("bind", "redirect"), [("0.0.0.0:443", True), ("127.0.0.1:443", False)])
+def test_http_redirect_only_when_bound_to_every_interface(bind: str, redirect: bool) -> None:
+    """The proxy's port-80 redirect cannot be given an address, so it must not widen a bind."""
+    config = parse(
+        {
+            "local": {"bind": bind},
+            "https": {"mode": "files", "cert_file": "c.pem", "key_file": "k.pem"},
+            "auth": {"type": "native", "admin_users": ["a"]},
+        }
+    )
+    hub_config = render(config)["local/jupyterhub_config.py"].decode()
+    assert ('"--redirect-port", "80"' in hub_config) is redirect

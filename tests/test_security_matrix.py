@@ -13,6 +13,7 @@ OS users get a test-only prefix and are deleted afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import secrets
@@ -71,6 +72,7 @@ class Matrix:
         return self.tokens[user.username]
 
     def gateway(self, user: User) -> Any:
+        """A dask_gateway client with user's token (asynchronous: create it inside a loop)."""
         from dask_gateway import Gateway
         from dask_gateway.auth import JupyterHubAuth
 
@@ -78,6 +80,7 @@ class Matrix:
             address=f"{self.hub.url}/services/dask-gateway",
             proxy_address=f"gateway://127.0.0.1:{self.hub.gateway_port()}",
             auth=JupyterHubAuth(api_token=self.token(user)),
+            asynchronous=True,
         )
 
 
@@ -248,28 +251,35 @@ def test_a_is_refused_b_server_through_the_api(matrix: Matrix) -> None:
 def test_a_cannot_list_connect_scale_or_stop_b_clusters(matrix: Matrix) -> None:
     from aiohttp import ClientResponseError
 
-    gateway_a, gateway_b = matrix.gateway(A), matrix.gateway(B)
-    try:
-        name = gateway_b.submit()
-        report = gateway_b.connect(name)  # waits until running
-        assert report.name == name
-        assert [c.name for c in gateway_b.list_clusters()] == [name]
+    # The tokens are made here: the hub API calls are synchronous.
+    matrix.token(A), matrix.token(B)
 
-        assert name not in [c.name for c in gateway_a.list_clusters()]
-        for method, args in (
-            ("connect", (name,)),
-            ("scale_cluster", (name, 2)),
-            ("stop_cluster", (name,)),
-        ):
-            with pytest.raises(ClientResponseError) as info:
-                getattr(gateway_a, method)(*args)
-            assert info.value.status == 403, method
-        # B's cluster is untouched.
-        assert gateway_b.get_cluster(name).status.name == "RUNNING"
-    finally:
-        for cluster in gateway_b.list_clusters():
-            gateway_b.stop_cluster(cluster.name)
-        # No explicit close(): Gateway.__del__ closes again, and a second close() raises.
+    async def scenario() -> None:
+        async with matrix.gateway(A) as gateway_a, matrix.gateway(B) as gateway_b:
+            name = await gateway_b.submit()
+            try:
+                deadline = time.monotonic() + 120
+                while (await gateway_b.get_cluster(name)).status.name != "RUNNING":
+                    assert time.monotonic() < deadline, "B's cluster did not start"
+                    await asyncio.sleep(0.5)
+                assert [c.name for c in await gateway_b.list_clusters()] == [name]
+
+                assert name not in [c.name for c in await gateway_a.list_clusters()]
+                for method, args in (
+                    ("get_cluster", (name,)),
+                    ("connect", (name,)),
+                    ("scale_cluster", (name, 2)),
+                    ("stop_cluster", (name,)),
+                ):
+                    with pytest.raises(ClientResponseError) as info:
+                        await getattr(gateway_a, method)(*args)
+                    assert info.value.status == 403, method
+                # B's cluster is untouched.
+                assert (await gateway_b.get_cluster(name)).status.name == "RUNNING"
+            finally:
+                await gateway_b.stop_cluster(name)
+
+    asyncio.run(scenario())
 
 
 def test_non_admin_cannot_use_admin_endpoints(matrix: Matrix) -> None:

@@ -101,7 +101,15 @@ def test_oidc_redirect_journey(
     )
     provider = OIDCProvider(
         tmp_path / "idp",
-        clients=[Client("heliohub", secret, [f"{hub.url}/hub/oauth_callback"])],
+        # The oidc default sends the client secret in the form body (basic_auth: false).
+        clients=[
+            Client(
+                "heliohub",
+                secret,
+                [f"{hub.url}/hub/oauth_callback"],
+                token_endpoint_auth_method="client_secret_post",
+            )
+        ],
         users=[User("grace", "grace-password-1", ["scientists"])],
     ).start()
     started.append(provider)

@@ -72,6 +72,16 @@ class HubConfig(Strict):
             raise ValueError("https.mode: 'acm' needs provider aws")
         if self.https.mode in ("letsencrypt", "acm") and not self.domain:
             raise ValueError(f"domain: required when https.mode is '{self.https.mode}'")
+        if isinstance(self.auth, CognitoAuth) and self.provider != "aws":
+            # Only on aws does heliohub create the pool and client, and so know these.
+            missing = [f for f in ("client_id", "client_secret") if getattr(self.auth, f) is None]
+            if not self.auth.endpoint_base and not (self.auth.domain_prefix and self.auth.region):
+                missing.append("domain_prefix and region (or endpoint_base)")
+            if missing:
+                raise ValueError(
+                    f"auth: cognito on provider {self.provider} needs {', '.join(missing)}; "
+                    "only provider aws creates the user pool and app client itself"
+                )
         if self.provider == "aws" and isinstance(self.auth, CognitoAuth) and not self.domain:
             raise ValueError("domain: required for cognito login on aws (callback URLs use it)")
         if self.provider == "aws":

@@ -8,7 +8,6 @@ _COMMON = """\
 # Who may log in. Types: shared-password (trying out), native, oidc, cognito, github.
 auth:
   type: {auth_type}
-  admin_users: [admin]
 {auth_extra}
 # What a Dask cluster may ask for. Requests outside these ranges are refused.
 dask:
@@ -73,13 +72,18 @@ aws:
 """
 
 _AUTH_EXTRA = {
-    "shared-password": "  # the password is generated on first `up` into <data_dir>/secrets/\n",
-    "cognito": "  # on aws the user pool, domain and app client are created by heliohub\n",
+    "shared-password": "  admin_users: [admin]\n"
+    "  # the password is generated on first `up` into <data_dir>/secrets/\n",
+    "native": "  admin_users: [admin]   # sign up as this name first; admins approve others\n",
+    # Cognito users are named by email, so admin rights come from a user pool group.
+    "cognito": "  admin_groups: [admins]\n"
+    "  # on aws the user pool, domain and app client are created by heliohub; add users and\n"
+    "  # put admins in the 'admins' group of the pool\n",
 }
 
 
 def starter(provider: Literal["local", "aws", "kubernetes"], name: str = "heliohub") -> str:
     head = {"local": _LOCAL, "kubernetes": _KUBERNETES, "aws": _AWS}[provider]
     auth_type = {"local": "shared-password", "kubernetes": "native", "aws": "cognito"}[provider]
-    body = _COMMON.format(auth_type=auth_type, auth_extra=_AUTH_EXTRA.get(auth_type, ""))
+    body = _COMMON.format(auth_type=auth_type, auth_extra=_AUTH_EXTRA[auth_type])
     return head.format(name=name) + "\n" + body

@@ -139,9 +139,11 @@ c.ConfigurableHTTPProxy.command = [env["HELIOHUB_PROXY_COMMAND"]]
 c.JupyterHub.ssl_cert = env["HELIOHUB_SSL_CERT"]
 c.JupyterHub.ssl_key = env["HELIOHUB_SSL_KEY"]
 """
-        if port == 443:
+        # configurable-http-proxy's redirect listener takes no address: it listens on every
+        # interface, so it is only added when the hub itself is bound to every interface.
+        if port == 443 and host in ("0.0.0.0", "::"):
             out += """\
-# Plain HTTP on port 80 of the same address answers with a redirect to HTTPS.
+# Plain HTTP on port 80 answers with a redirect to HTTPS.
 c.ConfigurableHTTPProxy.command += ["--redirect-port", "80", "--redirect-to", "443"]
 """
     return out
