@@ -25,7 +25,6 @@ from heliohub.providers.aws.preflight import (
 )
 from heliohub.providers.aws.stages import StackStage
 from heliohub.providers.aws.state import (
-    CLIENT_SECRET_FILE,
     collect_outputs,
     fetch_client_secret,
     write_outputs,
@@ -41,6 +40,7 @@ from heliohub.providers.base import (
     Status,
     UpOptions,
 )
+from heliohub.render.auth import COGNITO_CLIENT_SECRET_FILE
 from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG
 from heliohub.render.outputs import AWSOutputs
 
@@ -96,7 +96,7 @@ class AWSProvider(Provider):
 
     @property
     def secret_file(self) -> Path:
-        return self.loaded.data_dir / "secrets" / CLIENT_SECRET_FILE
+        return self.loaded.data_dir / "secrets" / COGNITO_CLIENT_SECRET_FILE
 
     def stages(self) -> list[StackStage]:
         if self._stages is not None:

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from heliohub.providers.aws.clients import AWSClients
-from heliohub.render.auth import COGNITO_CLIENT_SECRET_FILE as CLIENT_SECRET_FILE
 from heliohub.render.outputs import AWSOutputs
 
 STATE_FILE = "aws.json"
