@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -130,6 +131,9 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Started in the background of a script, SIGINT arrives ignored, and every process started
+    # from here would inherit that: restore Ctrl-C (children then get the default on exec).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("bench", "load", "report"):
         argv.insert(0, "bench")  # the figures are the default command

@@ -24,6 +24,14 @@ import psutil
 MARKER_ENV = "HELIOHUB_DEPLOYMENT_ID"
 
 
+def _default_signals() -> None:
+    # An ignored SIGINT is inherited through exec: `nohup heliohub up &` from a script would
+    # pass it to the hub, its servers and services, and every graceful stop would then wait
+    # out its whole interrupt timeout (`down` took 35 s instead of 4, docs/BENCHMARKS.md).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def start_detached(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> int:
     """Start cmd in its own session (Ctrl-C in the terminal does not reach it), logging to log."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +45,7 @@ def start_detached(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) ->
             stdout=fd,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_default_signals,
         )
     finally:
         os.close(fd)
