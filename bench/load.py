@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -285,21 +286,34 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 HUB_STAMP = re.compile(r"^\[\w (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
 PROXY_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z")
 # Hub lines at level E or C, the proxy's errors, and tracebacks.
-ERROR_LINE = re.compile(r"^\[(E|C) |^Traceback|\[ConfigProxy\] error:")
+ERROR_LINE = re.compile(r"^\[(E|C) |^\w+(\.\w+)*(Error|Exception): |\[ConfigProxy\] error:")
 
 
-def _hub_log_errors(dep: Deployment, since: float) -> list[str]:
-    """Error lines the hub's log got after since (epoch seconds)."""
+def _hub_log_errors(dep: Deployment, since: float, until: float) -> list[str]:
+    """Error lines (and traceback heads) the hub's log got between since and until (epoch s)."""
     path = dep.data_dir / "logs" / "jupyterhub.log"
     try:
         lines = path.read_text(errors="replace").splitlines()
     except OSError:
         return []
-    start = max(
-        (i for i, line in enumerate(lines) if line.startswith("---- heliohub up")), default=0
-    )
-    pattern = re.compile(r"^\[(E|C) |Traceback|\berror\b", re.IGNORECASE)
-    return [line[:300] for line in lines[start:] if pattern.search(line)]
+    out = []
+    inside = False
+    for raw in lines:
+        line = ANSI.sub("", raw)
+        stamp = HUB_STAMP.match(line) or PROXY_STAMP.match(line)
+        if stamp:
+            inside = since <= _epoch(stamp.group(1)) <= until
+        if inside and ERROR_LINE.search(line):
+            out.append(line[:300])
+    return out
+
+
+def _epoch(stamp: str) -> float:
+    """A log timestamp (hub: local time, proxy: UTC with Z) as seconds since the epoch."""
+    if "T" in stamp:
+        parsed = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        return parsed.timestamp()
+    return time.mktime(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S"))
 
 
 def run_load(workdir: Path, proxy_cache: Path, settings: Settings, started: str) -> LoadRun:
@@ -334,7 +348,7 @@ def run_load(workdir: Path, proxy_cache: Path, settings: Settings, started: str)
     finally:
         run.duration_s = time.monotonic() - t0
         run.hub_settings = _hub_settings(dep, run.peak)
-        run.hub_log_errors = _hub_log_errors(dep, wall_t0)
+        run.hub_log_errors = _hub_log_errors(dep, wall_t0, time.time())
         run.loadavg_after = machine.loadavg()
         dep.down()
     return run
