@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
 from heliohub.cli import config_commands, kube_commands, lifecycle_commands
@@ -29,4 +31,7 @@ app.command("kube-credentials")(kube_commands.kube_credentials)
 
 
 def run() -> None:
+    # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored; Ctrl-C
+    # (or a supervisor's SIGINT) must still stop `up` and clean up, so restore it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app()
