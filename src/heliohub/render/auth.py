@@ -155,19 +155,17 @@ def _cognito(
         outputs.user_pool_client_id if outputs else None
     )
     if client_id is None:
-        if not on_aws:
-            raise ConfigError(["auth.client_id: required for cognito unless provider is aws"])
-        # Before the stacks exist the app client is unknown: the aws provider writes it.
+        # Only possible on aws (the config model requires it elsewhere): before the stacks
+        # exist the app client is unknown, and the aws provider writes it.
         client_id = EnvValue(CLIENT_ID_ENV)
         secrets[CLIENT_ID_ENV] = None
         generated[CLIENT_ID_ENV] = COGNITO_CLIENT_ID_FILE
     if auth.client_secret is not None:
         secrets[CLIENT_SECRET_ENV] = auth.client_secret
-    elif on_aws:
+    else:
+        # Only possible on aws, as above: the provider reads it from the app client.
         secrets[CLIENT_SECRET_ENV] = None
         generated[CLIENT_SECRET_ENV] = COGNITO_CLIENT_SECRET_FILE
-    else:
-        raise ConfigError(["auth.client_secret: required for cognito unless provider is aws"])
 
     logout: str | EnvValue
     if isinstance(client_id, str):
