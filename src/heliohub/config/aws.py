@@ -49,6 +49,12 @@ class NodePool(Strict):
         default=0, description="GPUs each node has; >0 adds the NVIDIA device plugin"
     )
     disk_gib: PositiveInt = 80
+    release_version: str | None = Field(
+        default=None,
+        pattern=r"^1\.\d{2}\.\d+-\d{8}$",
+        description="pin the EKS AMI release of this pool's nodes, such as 1.34.2-20251120; "
+        "default: the newest release for aws.kubernetes_version",
+    )
 
     @model_validator(mode="after")
     def _sizes(self) -> Self:
@@ -133,6 +139,18 @@ class AWS(Strict):
     hosted_zone: str | None = Field(
         default=None, description="Route53 zone for `domain`; defaults to its parent domain"
     )
+    support_policy: Literal["standard", "extended"] = Field(
+        default="standard",
+        description="EKS support for the Kubernetes version: 'standard' (EKS upgrades the "
+        "control plane on its own when standard support ends) or 'extended' (12 more months, "
+        "paid per cluster hour)",
+    )
+    node_update_max_unavailable_percent: int = Field(
+        default=33,
+        ge=1,
+        le=100,
+        description="how much of a node group is replaced at once during a rolling update",
+    )
     unavailable_instance_types: Literal["drop", "fail"] = Field(
         default="drop",
         description="what preflight does with instance types a region offers in fewer than 2 AZs",
@@ -144,4 +162,14 @@ class AWS(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"node pool names must be unique, got {', '.join(dupes)} twice")
+        for pool in self.node_pools:
+            if pool.release_version and not pool.release_version.startswith(
+                self.kubernetes_version + "."
+            ):
+                raise ValueError(
+                    f"node pool {pool.name}: release_version {pool.release_version} is for "
+                    "another Kubernetes version than kubernetes_version "
+                    f"{self.kubernetes_version}; pin a {self.kubernetes_version}.x release or "
+                    "remove release_version"
+                )
         return self

@@ -67,7 +67,10 @@ https:
   contact_email: admin@example.org
 aws:
   region: us-east-1
-  kubernetes_version: "1.34"
+  kubernetes_version: "1.34"  # raise one minor at a time or more: `plan` shows the steps
+  # standard: EKS upgrades the control plane itself when standard support ends;
+  # extended: 12 more months on this version, paid per cluster hour
+  support_policy: standard
   # node_pools: omit for the HelioCloud reference (services, user, gpu spot, burst spot)
 """
 

@@ -21,18 +21,21 @@ from heliohub.render.cloudformation.cluster import cluster_template
 from heliohub.render.cloudformation.data import data_template
 from heliohub.render.cloudformation.naming import StackKey
 from heliohub.render.cloudformation.network import network_template
+from heliohub.render.cloudformation.versions import ClusterVersions
 
 # Apply order; `down` goes the other way.
 STACK_ORDER: tuple[StackKey, ...] = ("data", "network", "cluster")
 
 
-def templates(config: HubConfig) -> dict[StackKey, Template]:
-    """The stacks this config deploys, in apply order."""
+def templates(
+    config: HubConfig, versions: ClusterVersions | None = None
+) -> dict[StackKey, Template]:
+    """The stacks this config deploys, in apply order (`versions`: see cluster_template)."""
     result: dict[StackKey, Template] = {"data": data_template(config)}
     network = network_template(config)
     if network is not None:
         result["network"] = network
-    result["cluster"] = cluster_template(config)
+    result["cluster"] = cluster_template(config, versions)
     return result
 
 

@@ -39,6 +39,7 @@ from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
 from troposphere import Sub
 
 from heliohub.config.aws import NodePool
+from heliohub.eks_releases import AUTOSCALER_IMAGE_TAGS
 from heliohub.errors import UserError
 
 CHART_REPOSITORY = "https://kubernetes.github.io/autoscaler"
@@ -47,16 +48,8 @@ CHART_NAME = "cluster-autoscaler"
 # version matches the cluster's, as the autoscaler requires.
 CHART_VERSION = "9.59.0"
 IMAGE_REPOSITORY = "registry.k8s.io/autoscaling/cluster-autoscaler"
-# The newest patch release of each minor line, from the repository's tags.
-IMAGE_TAGS: dict[str, str] = {
-    "1.30": "v1.30.7",
-    "1.31": "v1.31.5",
-    "1.32": "v1.32.7",
-    "1.33": "v1.33.6",
-    "1.34": "v1.34.5",
-    "1.35": "v1.35.2",
-    "1.36": "v1.36.1",
-}
+# One table for every minor, shared with the upgrade planner (heliohub/eks_releases.py).
+IMAGE_TAGS: dict[str, str] = AUTOSCALER_IMAGE_TAGS
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"

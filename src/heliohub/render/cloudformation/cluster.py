@@ -42,6 +42,7 @@ from heliohub.render.cloudformation.pod_identity import (
     add_user_s3_role,
 )
 from heliohub.render.cloudformation.tagging import tags
+from heliohub.render.cloudformation.versions import ClusterVersions, config_versions, pin_versions
 
 # Parameters the deploy engine fills in.
 VPC_ID = "VpcId"
@@ -59,10 +60,13 @@ def private_subnet_count(config: HubConfig) -> int:
     return len(existing.private_subnet_ids) if existing else config.aws.network.availability_zones
 
 
-def cluster_template(config: HubConfig) -> Template:
+def cluster_template(config: HubConfig, versions: ClusterVersions | None = None) -> Template:
+    """The cluster stack; `versions` (default: all at aws.kubernetes_version) pins the control
+    plane, node groups and add-ons, so an upgrade can render each of its steps."""
     name = cluster_name(config)
+    versions = versions or config_versions(config)
     t = Template(
-        Description=f"heliohub {config.name}: EKS {config.aws.kubernetes_version} cluster, "
+        Description=f"heliohub {config.name}: EKS {versions.control_plane} cluster, "
         "node groups, EFS mount targets, pod roles, Cognito app client"
     )
     t.add_parameter(Parameter(VPC_ID, Type="AWS::EC2::VPC::Id"))
@@ -102,7 +106,7 @@ def cluster_template(config: HubConfig) -> Template:
             "Cluster",
             DependsOn=[log_group.title],
             Name=name,
-            Version=config.aws.kubernetes_version,
+            Version=versions.control_plane,
             RoleArn=GetAtt(cluster_role, "Arn"),
             ResourcesVpcConfig=eks.ResourcesVpcConfig(
                 SubnetIds=Ref(private), EndpointPublicAccess=True, EndpointPrivateAccess=True
@@ -127,7 +131,8 @@ def cluster_template(config: HubConfig) -> Template:
                     ]
                 )
             ),
-            UpgradePolicy=eks.UpgradePolicy(SupportType="STANDARD"),
+            # Explicit, so what happens at the end of standard support is the config's choice.
+            UpgradePolicy=eks.UpgradePolicy(SupportType=config.aws.support_policy.upper()),
             Tags=tags(config),
         )
     )
@@ -199,6 +204,7 @@ def cluster_template(config: HubConfig) -> Template:
     )
     t.add_output(Output("ClusterSecurityGroupId", Value=GetAtt(cluster, "ClusterSecurityGroupId")))
     t.add_output(Output("NodeRoleArn", Value=GetAtt(node_role, "Arn")))
+    pin_versions(t, config, versions)
     return t
 
 
@@ -255,7 +261,7 @@ def _addon(
     after: list[str] | None = None,
     **props: object,
 ) -> eks.Addon:
-    # No AddonVersion: EKS picks the default version for the cluster's Kubernetes version.
+    # AddonVersion: set by pin_versions.
     extra: dict[str, object] = {"DependsOn": after} if after else {}
     return t.add_resource(
         eks.Addon(
