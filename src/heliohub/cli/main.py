@@ -6,7 +6,7 @@ import signal
 
 import typer
 
-from heliohub.cli import config_commands, kube_commands, lifecycle_commands
+from heliohub.cli import config_commands, cost_commands, kube_commands, lifecycle_commands
 
 app = typer.Typer(
     name="heliohub",
@@ -28,6 +28,7 @@ app.command()(lifecycle_commands.plan)
 app.command()(lifecycle_commands.check)
 app.command()(kube_commands.doctor)
 app.command("kube-credentials")(kube_commands.kube_credentials)
+app.command()(cost_commands.cost)
 
 
 def run() -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from heliohub.config.base import NonNegativeInt, PositiveInt, Strict
+from heliohub.config.budget import Budget
 
 Region = Annotated[
     str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="an AWS region such as us-east-1")
@@ -150,6 +151,9 @@ class AWS(Strict):
         ge=1,
         le=100,
         description="how much of a node group is replaced at once during a rolling update",
+    )
+    budget: Budget | None = Field(
+        default=None, description="a monthly AWS Budgets alarm mailed to these addresses"
     )
     unavailable_instance_types: Literal["drop", "fail"] = Field(
         default="drop",

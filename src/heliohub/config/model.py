@@ -72,6 +72,8 @@ class HubConfig(Strict):
             raise ValueError("https.mode: 'acm' needs provider aws")
         if self.https.mode in ("letsencrypt", "acm") and not self.domain:
             raise ValueError(f"domain: required when https.mode is '{self.https.mode}'")
+        if self.aws.budget is not None and self.provider != "aws":
+            raise ValueError(f"aws.budget: needs provider aws, got provider {self.provider}")
         if isinstance(self.auth, CognitoAuth) and self.provider != "aws":
             # Only on aws does heliohub create the pool and client, and so know these.
             missing = [f for f in ("client_id", "client_secret") if getattr(self.auth, f) is None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from heliohub.config import LoadedConfig
 from heliohub.errors import UserError
-from heliohub.providers.aws import teardown
+from heliohub.providers.aws import costs, teardown
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.engine import DeployEngine
 from heliohub.providers.aws.events import describe_stack, in_progress
@@ -166,7 +167,12 @@ class AWSProvider(Provider):
 
     def plan(self) -> Plan:
         with aws_errors():
-            return self.engine().plan()
+            plan = self.engine().plan()
+            stages = self.stages()
+            before = costs.deployed_templates(self.clients, stages)
+            after = {stage.key: json.loads(stage.template) for stage in stages}
+            plan.notes.append(costs.idle_change_note(self.config.aws.region, before, after))
+            return plan
 
     def up(self, options: UpOptions) -> Status:
         with aws_errors():

@@ -14,6 +14,7 @@ from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Output, Ref, Sub, Template, cognito, efs, kms
 
 from heliohub.config import HubConfig
+from heliohub.render.cloudformation.budget import add_budget
 from heliohub.render.cloudformation.naming import (
     EFS_ROOT_PATH,
     creates_user_pool,
@@ -38,6 +39,7 @@ def data_template(config: HubConfig) -> Template:
     _file_system(t, config)
     if creates_user_pool(config):
         _user_pool(t, config)
+    add_budget(t, config)
     return t
 
 

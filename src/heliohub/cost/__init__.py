@@ -1,0 +1,1 @@
+"""What a deployment costs: prices (shipped table or the AWS Price List API) and estimates."""
