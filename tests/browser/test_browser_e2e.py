@@ -1,5 +1,6 @@
 """A user's whole journey in a real headless chromium: log in, JupyterLab, a notebook that
-runs a Dask Gateway cluster, its dashboard, stop the server and log out."""
+runs a Dask Gateway cluster, its dashboard, stop the server and log out; and the hub's own
+accounts (native): sign-up, approval by an admin in another browser, login."""
 
 from __future__ import annotations
 
@@ -128,3 +129,61 @@ def test_oidc_redirect_journey(
     page.locator("input[name=password]").fill("grace-password-1")
     page.locator("button[type=submit]").click()
     _journey(page, hub, "grace")
+
+
+def _sign_up(page: Any, hub: Hub, username: str, password: str) -> str:
+    """Through the login page's "Sign up" link; returns the message the hub shows."""
+    page.goto(f"{hub.url}/hub/login")
+    page.get_by_role("link", name="Sign up").click()
+    page.wait_for_url(f"{hub.url}/hub/signup")
+    page.locator("#username_input").fill(username)
+    page.locator("#password_input").fill(password)
+    page.locator("#password_confirmation_input").fill(password)
+    page.locator("#signup_submit").click()
+    return page.locator(".alert").first.inner_text()
+
+
+def _log_in(page: Any, hub: Hub, username: str, password: str, next_url: str = "") -> None:
+    page.goto(f"{hub.url}/hub/login" + (f"?next={next_url}" if next_url else ""))
+    page.locator("#username_input").fill(username)
+    page.locator("#password_input").fill(password)
+    page.locator("#login_submit").click()
+
+
+def test_native_signup_approval_login(
+    page: Any, chromium: Any, tmp_path: Path, started: list[Any], proxy_dir: Path
+) -> None:
+    hub = Hub(
+        tmp_path,
+        {"auth": {"type": "native", "admin_users": ["ada"]}, "local": {"isolation": "none"}},
+        proxy_dir,
+    )
+    started.append(hub)
+    hub.up()
+    user_password, admin_password = "lin-browser-password-3", "ada-browser-password-4"
+
+    assert "sent to the admin" in _sign_up(page, hub, "lin", user_password)
+    _log_in(page, hub, "lin", user_password)
+    error = page.locator(".login_error")
+    assert "has not been authorized by an administrator" in error.inner_text()
+
+    # The admin, in a browser of their own: signs up (the configured admin is authorized at
+    # once), logs in, and authorizes lin on the authorization page.
+    admin_context = chromium.new_context()
+    try:
+        admin = admin_context.new_page()
+        assert "signup was successful" in _sign_up(admin, hub, "ada", admin_password)
+        _log_in(admin, hub, "ada", admin_password, next_url="/hub/authorize")
+        admin.wait_for_url(f"{hub.url}/hub/authorize")
+        row = admin.locator("tr#lin")
+        assert row.locator("td").nth(2).inner_text() == "No"
+        row.get_by_role("button", name="Authorize").click()
+        admin.locator("tr#lin.success").wait_for()
+        assert admin.locator("tr#lin").locator("td").nth(2).inner_text() == "Yes"
+    finally:
+        admin_context.close()
+
+    _log_in(page, hub, "lin", user_password)
+    wait_for_lab(page)
+    assert "/user/lin/lab" in page.url
+    stop_server_and_log_out(page, hub.url, "lin")

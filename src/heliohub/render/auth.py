@@ -51,6 +51,8 @@ COGNITO_LOGOUT_URL_FILE = "cognito-logout-url"
 OIDC_AUTHENTICATOR = "heliohub.hub_auth.OIDCDiscoveryAuthenticator"
 GENERIC_AUTHENTICATOR = "oauthenticator.generic.GenericOAuthenticator"
 GITHUB_AUTHENTICATOR = "oauthenticator.github.GitHubOAuthenticator"
+# nativeauthenticator with a login handler that also works on JupyterHub 6 (see native_auth.py)
+NATIVE_AUTHENTICATOR = "heliohub.native_auth.HeliohubNativeAuthenticator"
 # where oauthenticator keeps the user's claims inside auth_state
 USER_CLAIMS_KEY = "oauth_user"
 COGNITO_GROUPS_CLAIM = "cognito:groups"
@@ -256,7 +258,7 @@ def auth_settings(
     if isinstance(auth, NativeAuth):
         return AuthSettings(
             traitlets={
-                "JupyterHub": {"authenticator_class": "native"},
+                "JupyterHub": {"authenticator_class": NATIVE_AUTHENTICATOR},
                 "Authenticator": {**common, "allow_all": not auth.allowed_users},
                 "NativeAuthenticator": {
                     "open_signup": False,
