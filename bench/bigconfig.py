@@ -74,6 +74,8 @@ def big_config(provider: str) -> dict[str, Any]:
     }
     if provider == "local":
         config["local"] = {"bind": "127.0.0.1:8000", "data_dir": "./data", "isolation": "none"}
+        # The local provider cannot enforce server sizes, so it refuses profiles.
+        del config["profiles"]
     if provider == "kubernetes":
         config["kubernetes"] = {"namespace": "science"}
     return config

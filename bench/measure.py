@@ -385,7 +385,8 @@ class Bench:
                 fig = self.figure(
                     f"{what}-{provider}",
                     group="config",
-                    title=f"`heliohub {what}` ({provider}), {bigconfig.PROFILES} profiles, "
+                    title=f"`heliohub {what}` ({provider}), "
+                    f"{0 if provider == 'local' else bigconfig.PROFILES} profiles, "
                     f"{bigconfig.NODE_POOLS} node pools",
                     unit="s",
                     floor_title=floor_title,

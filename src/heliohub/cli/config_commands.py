@@ -21,7 +21,7 @@ def init(
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write.")] = Path(
         "heliohub.yaml"
     ),
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter config."""
     from heliohub.config.starter import starter
@@ -38,11 +38,23 @@ def init(
 def validate(
     config: ConfigOption = None,
     online: Annotated[
-        bool, typer.Option(help="Also check the cloud account (provider aws).")
+        bool, typer.Option("--online", help="Also check the cloud account (provider aws).")
+    ] = False,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="Check as `up --insecure` would (public bind, no TLS)."),
     ] = False,
 ) -> None:
-    """Check the config. Exit 0 when valid, 2 with one line per problem when not."""
+    """Check the config and everything `up` checks before starting. Exit 0 when valid, 2 with
+    one line per problem when not."""
+    from heliohub.cli.output import RichReporter
+    from heliohub.errors import ConfigError
+    from heliohub.providers import get_provider
+
     loaded = load_config(config)
+    problems = get_provider(loaded, RichReporter(quiet=True)).offline_problems(insecure)
+    if problems:
+        raise ConfigError(problems, loaded.source)
     if online:
         from heliohub.cli.preflight import run_preflight
 

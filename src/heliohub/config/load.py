@@ -87,4 +87,10 @@ def load(
     if path is None:
         return LoadedConfig(HubConfig(), None, cwd.resolve())
     path = (cwd / path).resolve() if not path.is_absolute() else path
-    return LoadedConfig(parse(read_yaml(path), str(path)), path, path.parent)
+    data = read_yaml(path)
+    if data is None:
+        # Most likely a truncated or wrong file: starting every default from it would surprise.
+        raise ConfigError(
+            ["(file): empty config; run `heliohub init` to write a commented starter"], str(path)
+        )
+    return LoadedConfig(parse(data, str(path)), path, path.parent)

@@ -63,6 +63,17 @@ class HubConfig(Strict):
 
     @model_validator(mode="after")
     def _cloud(self) -> Self:
+        if (
+            self.provider == "local"
+            and "profiles" in self.model_fields_set
+            and self.profiles != _reference_profiles()
+        ):
+            # The defaults are the cloud reference sizes and mean nothing locally (a dumped
+            # config carries them back); profiles of the user's own would be silently ignored.
+            raise ValueError(
+                "profiles: the local provider cannot enforce server sizes (CPU and memory "
+                "limits); remove `profiles`, or use provider kubernetes or aws"
+            )
         if self.provider == "local" and self.https.mode in ("letsencrypt", "acm"):
             raise ValueError(
                 f"https.mode: '{self.https.mode}' needs provider aws or kubernetes; "

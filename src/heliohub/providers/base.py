@@ -128,6 +128,10 @@ class Provider(abc.ABC):
     def check(self) -> CheckReport:
         """A user's journey: log in, start a server, compute on a Dask cluster, clean up."""
 
+    def offline_problems(self, insecure: bool) -> list[str]:
+        """What `up` would refuse that can be known without starting or asking the cloud."""
+        return []
+
     def plan(self) -> Plan:
         return Plan(notes=[f"provider {self.config.provider} has nothing to plan: `up` applies"])
 

@@ -23,7 +23,7 @@ from heliohub.providers.base import (
     Status,
     UpOptions,
 )
-from heliohub.providers.local import exposure, isolation, processes, state
+from heliohub.providers.local import exposure, isolation, offline_checks, processes, state
 from heliohub.providers.local import secrets as secret_files
 from heliohub.providers.local.layout import Layout
 from heliohub.providers.local.logs import read_logs
@@ -109,14 +109,15 @@ class LocalProvider(Provider):
         if https.mode != "files":
             return {}
         assert https.cert_file and https.key_file
+        problems = offline_checks.tls_problems(self.loaded)
+        if problems:
+            raise UserError("; ".join(problems))
         out = {}
-        for env_name, value, what in (
-            ("HELIOHUB_SSL_CERT", https.cert_file, "https.cert_file"),
-            ("HELIOHUB_SSL_KEY", https.key_file, "https.key_file"),
+        for env_name, value in (
+            ("HELIOHUB_SSL_CERT", https.cert_file),
+            ("HELIOHUB_SSL_KEY", https.key_file),
         ):
             path = self.loaded.resolve(value)
-            if not path.is_file():
-                raise UserError(f"{what}: {path} does not exist; point it at a PEM file")
             out[env_name] = str(path)
         return out
 
@@ -137,19 +138,35 @@ class LocalProvider(Provider):
             return hint
         return f"log in with {auth.type} (admins: {admins})"
 
+    def _ensure_dir(self, path: Path, mode: int, created: set[str]) -> None:
+        """Create path with mode; change the mode only of directories heliohub created.
+
+        An existing directory is the operator's: `data_dir: /srv` must never make /srv 0711.
+        """
+        try:
+            if not path.exists():
+                path.mkdir(parents=True)
+                created.add(str(path))
+            if str(path) in created:
+                os.chmod(path, mode)
+        except OSError as exc:
+            raise UserError(f"{path}: cannot create or use it ({exc.strerror})") from None
+
     def _prepare_dirs(self, iso: str) -> None:
         lay = self.layout
         shared_users = iso == "system-users"
-        lay.data_dir.mkdir(parents=True, exist_ok=True)
+        problem = offline_checks.data_dir_problem(lay.data_dir)
+        if problem:
+            raise UserError(problem)
+        created = state.created_dirs(lay.state_dir)
         # Hub users need to pass through the data directory to their homes, nothing more.
-        os.chmod(lay.data_dir, 0o711 if shared_users else 0o755)
+        self._ensure_dir(lay.data_dir, 0o711 if shared_users else 0o755, created)
         for d in (lay.state_dir, lay.logs_dir):
-            d.mkdir(exist_ok=True)
-            os.chmod(d, 0o700)
+            self._ensure_dir(d, 0o700, created)
         secret_files.ensure_dir(lay.secrets_dir)
         for d in (lay.homes_dir, lay.clusters_dir):
-            d.mkdir(exist_ok=True)
-            os.chmod(d, 0o711 if shared_users else 0o755)
+            self._ensure_dir(d, 0o711 if shared_users else 0o755, created)
+        state.save_created_dirs(lay.state_dir, created)
         shared = self.config.storage.shared
         if not shared.enabled:
             return
@@ -218,6 +235,9 @@ class LocalProvider(Provider):
         return "\n".join(text.splitlines()[-lines:])
 
     # ----- the interface -------------------------------------------------------------------
+
+    def offline_problems(self, insecure: bool) -> list[str]:
+        return offline_checks.offline_problems(self.loaded, self.euid, insecure, self.bin_dir)
 
     def up(self, options: UpOptions) -> Status:
         iso = isolation.resolve(self.config, self.euid)

@@ -74,3 +74,19 @@ def deployment_id(state_dir: Path) -> str:
     state_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(value + "\n")
     return value
+
+
+CREATED_DIRS_FILE = "created-dirs.json"
+
+
+def created_dirs(state_dir: Path) -> set[str]:
+    """Directories heliohub itself created: the only ones whose mode it may change."""
+    path = state_dir / CREATED_DIRS_FILE
+    try:
+        return set(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return set()
+
+
+def save_created_dirs(state_dir: Path, dirs: set[str]) -> None:
+    (state_dir / CREATED_DIRS_FILE).write_text(json.dumps(sorted(dirs), indent=2) + "\n")
