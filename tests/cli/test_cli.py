@@ -110,3 +110,19 @@ def test_unreadable_yaml_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "line 2" in result.stderr
+
+
+def test_plan_shows_upgrade_steps_numbered_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    from heliohub.cli.lifecycle_commands import show_plan
+    from heliohub.providers.base import Plan
+
+    show_plan(Plan(steps=["control plane 1.32 -> 1.33", "the charts"], notes=["n"]))
+    out = capsys.readouterr().out
+    assert "upgrade in 2 steps" in out
+    assert out.index(" 1. control plane 1.32 -> 1.33") < out.index(" 2. the charts")
+
+
+def test_up_offers_the_upgrade_options() -> None:
+    result = runner.invoke(app, ["up", "--help"])
+    assert result.exit_code == 0
+    assert "--during-maintenance" in result.output and "--ignore-insights" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -46,13 +47,34 @@ def up(
     allow_data_loss: Annotated[
         bool, typer.Option(help="Apply changes that replace or delete data resources.")
     ] = False,
+    during_maintenance: Annotated[
+        bool,
+        typer.Option(
+            help="Upgrades: replace nodes even while user servers run (they restart). "
+            "Without it, `up` asks, or refuses when it cannot ask."
+        ),
+    ] = False,
+    ignore_insights: Annotated[
+        bool, typer.Option(help="Upgrades: go on although EKS upgrade insights report errors.")
+    ] = False,
 ) -> None:
-    """Start the deployment, or bring it in line with the config."""
+    """Start the deployment, or bring it in line with the config (upgrades step by step)."""
     provider = _provider(config)
     status = provider.up(
-        UpOptions(detach=detach, insecure=insecure, allow_data_loss=allow_data_loss)
+        UpOptions(
+            detach=detach,
+            insecure=insecure,
+            allow_data_loss=allow_data_loss,
+            during_maintenance=during_maintenance,
+            ignore_insights=ignore_insights,
+            confirm=_ask if sys.stdin.isatty() else None,
+        )
     )
     show_status(status)
+
+
+def _ask(question: str) -> bool:
+    return typer.confirm(question, default=False)
 
 
 @handle_errors
@@ -109,6 +131,10 @@ def logs(
 
 
 def show_plan(plan: Plan) -> None:
+    if plan.steps:
+        console.print(f"[bold]upgrade in {len(plan.steps)} steps[/], in this order:")
+        for number, step in enumerate(plan.steps, 1):
+            console.print(f"  {number:>2}. {step}", markup=False)
     if not plan.changes:
         console.print("no changes")
     table = Table(show_header=True, header_style="bold", box=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -48,6 +48,11 @@ class UpOptions:
     detach: bool = False
     insecure: bool = False
     allow_data_loss: bool = False
+    # An upgrade that replaces nodes while user servers run needs one of these two.
+    during_maintenance: bool = False
+    confirm: Callable[[str], bool] | None = None
+    # Upgrade even when EKS upgrade insights report errors.
+    ignore_insights: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ class PlanChange:
 class Plan:
     changes: list[PlanChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # An upgrade: the steps `up` takes, in order (empty when there is none).
+    steps: list[str] = field(default_factory=list)
 
     @property
     def data_loss(self) -> list[PlanChange]:

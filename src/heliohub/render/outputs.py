@@ -5,6 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 
+class UpgradeProgress(BaseModel):
+    """The checkpoint of an upgrade in progress: which of its steps are done (by step id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str
+    done: list[str] = []
+
+
 class AWSOutputs(BaseModel):
     """What the infrastructure stacks produced; recorded in the local state after `up`."""
 
@@ -35,3 +44,7 @@ class AWSOutputs(BaseModel):
     autoscaler_role_arn: str | None = None
     efs_csi_role_arn: str | None = None
     hosted_zone_id: str | None = None
+    # the control plane's minor, as the cluster stack pins it
+    kubernetes_version: str | None = None
+    # set while an upgrade runs; `up` continues from it after an interruption
+    upgrade: UpgradeProgress | None = None

@@ -13,6 +13,7 @@ from heliohub.render.cloudformation import cluster as cl
 from heliohub.render.cloudformation import template_body, templates
 from heliohub.render.cloudformation.naming import cluster_name, managed_cognito, stack_name
 from heliohub.render.cloudformation.nodegroups import pool_asg_tags, pool_id
+from heliohub.render.cloudformation.versions import ClusterVersions
 
 
 def nodegroup_outputs(config: HubConfig) -> dict[str, str]:
@@ -49,8 +50,9 @@ def _same_principal(a: str, b: str) -> bool:
     return a == b or short(a) == short(b)
 
 
-def hub_stages(config: HubConfig) -> list[StackStage]:
-    rendered = templates(config)
+def hub_stages(config: HubConfig, versions: ClusterVersions | None = None) -> list[StackStage]:
+    """The stacks of `config`; the cluster stack pins `versions` (default: the config's)."""
+    rendered = templates(config, versions)
     stages = [
         StackStage(
             key="data",

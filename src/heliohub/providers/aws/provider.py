@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from heliohub.config import LoadedConfig
+from heliohub.config import HubConfig, LoadedConfig
+from heliohub.eks_releases import support_line
 from heliohub.errors import UserError
-from heliohub.providers.aws import costs, teardown
+from heliohub.providers.aws import changeset, costs, teardown
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.engine import DeployEngine
 from heliohub.providers.aws.events import describe_stack, in_progress
@@ -28,7 +31,22 @@ from heliohub.providers.aws.stages import StackStage
 from heliohub.providers.aws.state import (
     collect_outputs,
     fetch_client_secret,
+    read_outputs,
     write_outputs,
+)
+from heliohub.providers.aws.upgrade import (
+    Checkpoint,
+    EksAddonDefaults,
+    deployed_versions,
+    run_upgrade,
+)
+from heliohub.providers.aws.upgrade_plan import STACK_STEPS, UpgradePlan, UpgradeStep, plan_upgrade
+from heliohub.providers.aws.upgrade_preflight import (
+    Findings,
+    addon_compatibility,
+    check_users,
+    enforce,
+    upgrade_insights,
 )
 from heliohub.providers.base import (
     CheckReport,
@@ -43,9 +61,12 @@ from heliohub.providers.base import (
 )
 from heliohub.render.auth import COGNITO_CLIENT_SECRET_FILE
 from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG
+from heliohub.render.cloudformation.versions import ClusterVersions, config_versions
 from heliohub.render.outputs import AWSOutputs
 
 LayerFactory = Callable[..., Any]
+StageFactory = Callable[[HubConfig, ClusterVersions], list[StackStage]]
+AUTOSCALER_RELEASE = "cluster-autoscaler"
 
 
 def default_kubernetes_layer(**kwargs: Any) -> Any:
@@ -84,12 +105,18 @@ class AWSProvider(Provider):
         stages: Sequence[StackStage] | None = None,
         kubernetes_layer: LayerFactory | None = default_kubernetes_layer,
         poll_seconds: float = 5.0,
+        stage_factory: StageFactory = hub_stages,
     ) -> None:
+        """stages: fixed stages (no upgrades); stage_factory: the stages of a config rendered
+        at given versions (the real templates by default; tests pass stand-ins)."""
         super().__init__(loaded, reporter)
         self.clients = clients or AWSClients(region=self.config.aws.region)
         self._stages = list(stages) if stages is not None else None
         self.kubernetes_layer = kubernetes_layer
         self.poll_seconds = poll_seconds
+        self.stage_factory = stage_factory
+        self._pruned: HubConfig | None = None
+        self._addon_defaults: EksAddonDefaults | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -99,9 +126,19 @@ class AWSProvider(Provider):
     def secret_file(self) -> Path:
         return self.loaded.data_dir / "secrets" / COGNITO_CLIENT_SECRET_FILE
 
-    def stages(self) -> list[StackStage]:
+    def stages(self, versions: ClusterVersions | None = None) -> list[StackStage]:
+        """The stacks; the cluster stack pins `versions` (default: the config's, with EKS's
+        add-on defaults for its minor)."""
         if self._stages is not None:
             return self._stages
+        if versions is None:
+            versions = self.target_versions()
+        return self.stage_factory(self.pruned_config(), versions)
+
+    def pruned_config(self) -> HubConfig:
+        """The config without the instance types the region cannot offer (asked once)."""
+        if self._pruned is not None:
+            return self._pruned
         config = self.config
         types = sorted({t for p in config.aws.node_pools for t in p.instance_types})
         zones = offered_zones(self.clients, types)
@@ -115,23 +152,137 @@ class AWSProvider(Provider):
             raise UserError("; ".join(problems))
         for note in notes:
             self.reporter.warn(note)
-        self._stages = hub_stages(pruned)
-        return self._stages
+        self._pruned = pruned
+        return pruned
 
-    def engine(self) -> DeployEngine:
+    def engine(self, versions: ClusterVersions | None = None) -> DeployEngine:
         return DeployEngine(
             self.clients,
             self.reporter,
-            self.stages(),
+            self.stages(versions),
             {DEPLOYMENT_TAG: self.config.name},
             poll_seconds=self.poll_seconds,
         )
 
-    def _layer(self, outputs: AWSOutputs) -> Any:
+    # -- versions and upgrades ---------------------------------------------------------------
+
+    def deployed_versions(self) -> ClusterVersions | None:
+        """What the deployed cluster stack pins (None: no cluster stack, or fixed stages)."""
+        if self._stages is not None:
+            return None
+        names = self.stage_factory(self.pruned_config(), config_versions(self.config))
+        cluster = next((s for s in names if s.key == "cluster"), None)
+        if cluster is None:
+            return None
+        cfn = self.clients.client("cloudformation")
+        stack = describe_stack(cfn, cluster.stack_name)
+        if stack is None or stack["StackStatus"] in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"):
+            return None
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        template = None
+        if "KubernetesVersion" not in outputs:
+            body = cfn.get_template(StackName=cluster.stack_name, TemplateStage="Original")
+            template = changeset.parse_template(body["TemplateBody"])
+        return deployed_versions(outputs, template)
+
+    def addon_defaults(self, deployed: ClusterVersions | None) -> EksAddonDefaults:
+        if self._addon_defaults is None:
+            self._addon_defaults = EksAddonDefaults(
+                self.clients.client("eks"), deployed, self.reporter
+            )
+        return self._addon_defaults
+
+    def target_versions(self) -> ClusterVersions:
+        deployed = self.deployed_versions()
+        minor = self.config.aws.kubernetes_version
+        return config_versions(self.config, self.addon_defaults(deployed)(minor))
+
+    def upgrade_plan(self) -> UpgradePlan | None:
+        """The upgrade steps from the deployed cluster to the config; None: nothing deployed."""
+        deployed = self.deployed_versions()
+        if deployed is None:
+            return None
+        return plan_upgrade(self.config, deployed, self.addon_defaults(deployed))
+
+    def _config_at(self, minor: str) -> LoadedConfig:
+        aws = self.config.aws.model_copy(update={"kubernetes_version": minor})
+        return dataclasses.replace(self.loaded, config=self.config.model_copy(update={"aws": aws}))
+
+    def _preflight_upgrade(self, plan: UpgradePlan, options: UpOptions) -> None:
+        findings: list[Findings] = []
+        first = next((s for s in plan.steps if s.kind == "control-plane"), None)
+        deployed = self.deployed_versions()
+        if first is not None:
+            findings.append(self._insights(first.minor, options))
+            if deployed is not None and deployed.addons:
+                findings.append(
+                    addon_compatibility(
+                        self.clients.client("eks"), dict(deployed.addons), first.minor
+                    )
+                )
+        findings.append(
+            check_users(
+                self._user_servers,
+                plan.replaces_nodes,
+                options.during_maintenance,
+                options.confirm,
+            )
+        )
+        enforce(findings, self.reporter.warn)
+
+    def _insights(self, minor: str, options: UpOptions) -> Findings:
+        outputs = self.engine().outputs().get("cluster", {})
+        cluster = outputs.get("ClusterName")
+        if not cluster:
+            return Findings(warnings=["the cluster's name is unknown: EKS insights not read"])
+        found = upgrade_insights(self.clients.client("eks"), cluster, minor)
+        if found.problems and options.ignore_insights:
+            found.warnings += [f"{p} (ignored: --ignore-insights)" for p in found.problems]
+            found.problems = []
+        elif found.problems:
+            found.problems.append(
+                "fix these (the EKS console shows each insight with its recommendation), or "
+                "upgrade anyway with `heliohub up --ignore-insights`"
+            )
+        return found
+
+    def _user_servers(self) -> int:
+        deployed = self.engine().outputs()
+        if self.kubernetes_layer is None or "cluster" not in deployed:
+            return 0
+        layer = self._layer(self._outputs(deployed))
+        return int(layer.user_server_count())
+
+    def _upgrade(self, plan: UpgradePlan, options: UpOptions) -> None:
+        self.reporter.info(
+            f"upgrading Kubernetes {plan.current} -> {plan.target} in {len(plan.steps)} steps"
+        )
+        self._preflight_upgrade(plan, options)
+
+        def stack_step(step: UpgradeStep) -> None:
+            if step.kind == "control-plane" and step.minor != plan.steps[0].minor:
+                enforce([self._insights(step.minor, options)], self.reporter.warn)
+            self.engine(step.versions).apply(allow_data_loss=options.allow_data_loss)
+
+        def autoscaler_step(step: UpgradeStep) -> None:
+            deployed = self.engine().outputs()
+            if self.kubernetes_layer is None or "cluster" not in deployed:
+                self.reporter.info("no Kubernetes layer: nothing to update")
+                return
+            layer = self._layer(self._outputs(deployed), self._config_at(step.minor))
+            layer.upgrade_release(AUTOSCALER_RELEASE)
+
+        actions: dict[str, Callable[[UpgradeStep], None]] = dict.fromkeys(STACK_STEPS, stack_step)
+        actions["autoscaler"] = autoscaler_step
+        actions["charts"] = lambda step: self._apply_all(options)
+        checkpoint = Checkpoint(self.state_dir, self.config.aws.region)
+        run_upgrade(plan, actions, checkpoint, self.reporter)
+
+    def _layer(self, outputs: AWSOutputs, loaded: LoadedConfig | None = None) -> Any:
         if self.kubernetes_layer is None:
             return None
         return self.kubernetes_layer(
-            config=self.loaded,
+            config=loaded or self.loaded,
             reporter=self.reporter,
             outputs=outputs,
             state_dir=self.state_dir,
@@ -167,23 +318,39 @@ class AWSProvider(Provider):
 
     def plan(self) -> Plan:
         with aws_errors():
+            upgrade = self.upgrade_plan()
             plan = self.engine().plan()
             stages = self.stages()
             before = costs.deployed_templates(self.clients, stages)
             after = {stage.key: json.loads(stage.template) for stage in stages}
             plan.notes.append(costs.idle_change_note(self.config.aws.region, before, after))
-            return plan
+        if upgrade is not None and upgrade.steps:
+            plan.steps = [s.summary for s in upgrade.steps]
+            plan.notes += list(upgrade.notes)
+            plan.notes.append(
+                f"Kubernetes {upgrade.current} -> {upgrade.target}: `up` runs the steps above in "
+                "order; the resource changes listed are those of all steps together"
+            )
+        return plan
 
     def up(self, options: UpOptions) -> Status:
         with aws_errors():
-            stacks = self.engine().apply(allow_data_loss=options.allow_data_loss)
-            outputs = self._outputs(stacks)
-            path = write_outputs(self.state_dir, outputs)
-            self.reporter.info(f"outputs recorded in {path}")
-            layer = self._layer(outputs)
-            if layer is not None:
-                layer.apply()
+            upgrade = self.upgrade_plan()
+            if upgrade is not None and upgrade.steps:
+                self._upgrade(upgrade, options)
+            else:
+                self._apply_all(options)
             return self.status()
+
+    def _apply_all(self, options: UpOptions) -> None:
+        """Every stack at the config's versions, the recorded outputs, then the charts."""
+        stacks = self.engine().apply(allow_data_loss=options.allow_data_loss)
+        outputs = self._outputs(stacks)
+        path = write_outputs(self.state_dir, outputs)
+        self.reporter.info(f"outputs recorded in {path}")
+        layer = self._layer(outputs)
+        if layer is not None:
+            layer.apply()
 
     def down(self, options: DownOptions) -> None:
         if options.delete_data and options.confirmed_name != self.config.name:
@@ -239,13 +406,30 @@ class AWSProvider(Provider):
             components += layer_components
             if any(c.state != "running" for c in layer_components):
                 overall = "partial"
+        with aws_errors():
+            deployed = self.deployed_versions()
+        running = deployed.control_plane if deployed else self.config.aws.kubernetes_version
+        recorded = read_outputs(self.state_dir)
+        upgrading = recorded.upgrade if recorded else None
         return Status(
             name=self.config.name,
             provider="aws",
             state=overall,  # type: ignore[arg-type]
             url=f"https://{self.config.domain}" if self.config.domain else None,
             components=components,
-            notes=[f"outputs: {self.state_dir / 'aws.json'}"],
+            notes=[
+                f"outputs: {self.state_dir / 'aws.json'}",
+                support_line(running, self.config.aws.support_policy, date.today())
+                + ("" if deployed else " (configured; not deployed yet)"),
+            ]
+            + (
+                [
+                    f"an upgrade to Kubernetes {upgrading.target} was interrupted after "
+                    f"{len(upgrading.done)} step(s); `heliohub up` continues it"
+                ]
+                if upgrading
+                else []
+            ),
         )
 
     def doctor(self) -> list[Any]:

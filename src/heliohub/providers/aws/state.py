@@ -57,6 +57,7 @@ def collect_outputs(
         autoscaler_role_arn=cluster.get("AutoscalerRoleArn"),
         efs_csi_role_arn=cluster.get("EfsCsiRoleArn"),
         hosted_zone_id=hosted_zone_id,
+        kubernetes_version=cluster.get("KubernetesVersion"),
     )
 
 

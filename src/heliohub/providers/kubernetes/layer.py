@@ -57,6 +57,8 @@ from heliohub.render.helm.wiring import (
 from heliohub.render.outputs import AWSOutputs
 
 HUB_LABELS = {"app": "jupyterhub", "component": "hub", "release": JUPYTERHUB_RELEASE}
+# The label the jupyterhub chart's KubeSpawner puts on every user server pod.
+USER_SERVER_COMPONENT = "singleuser-server"
 
 
 class KubernetesLayer:
@@ -257,6 +259,33 @@ class KubernetesLayer:
             return sequence.run(letsencrypt_pending=pending)
         finally:
             shutil.rmtree(values_dir, ignore_errors=True)
+
+    def upgrade_release(self, name: str) -> None:
+        """`helm upgrade` of one release with this config's values (an upgrade step, such as
+        the cluster-autoscaler image of a new Kubernetes minor)."""
+        rendered = self.render()
+        self._refuse_incomplete(rendered)
+        release = next((r for r in rel.releases(self.config) if r.name == name), None)
+        if release is None:
+            raise UserError(f"this deployment has no helm release {name}")
+        values_dir = Path(tempfile.mkdtemp(prefix="heliohub-values-"))
+        try:
+            os.chmod(values_dir, 0o700)
+            for file_name in release.values:
+                content = rendered.files[f"{rel.VALUES_DIR}/{file_name}"]
+                (values_dir / file_name).write_bytes(content)
+            with self.reporter.stage(f"helm {release.name} {release.chart.version}"):
+                self.helm.run(release.upgrade_args(str(values_dir)))
+        finally:
+            shutil.rmtree(values_dir, ignore_errors=True)
+
+    def user_server_count(self) -> int:
+        """Running user servers: those a node replacement would restart."""
+        return sum(
+            1
+            for pod in self.kube.pods(self.namespace)
+            if pod.labels.get("component") == USER_SERVER_COMPONENT and pod.phase == "Running"
+        )
 
     # -- destroy --------------------------------------------------------------------------------
 
