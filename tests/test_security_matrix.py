@@ -17,25 +17,16 @@ import asyncio
 import os
 import pwd
 import secrets
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from auth.hub import Hub, api, oauth_login
-from auth.oidc import Client, OIDCProvider, User
-from local_hub import world_readable_venv
-from test_local_system_users import _delete_os_users
-
-from heliohub.errors import UserError
-from heliohub.providers.local.isolation import check_system_users
+from auth.hub import api, oauth_login
+from auth.oidc import User
+from security_hub import Matrix, open_matrix
 
 pytestmark = [
     pytest.mark.integration,
@@ -44,44 +35,10 @@ pytestmark = [
 ]
 
 PREFIX = f"hsm{secrets.token_hex(2)}-"
-CLIENT_SECRET = f"matrix-client-secret-{secrets.token_hex(8)}"
 A = User("alice", "alice-password-1", ["scientists"])
 B = User("bob", "bob-password-1", ["scientists"])
 ADMIN = User("boss", "boss-password-1", ["hub-admins"])
 OUTSIDER = User("eve", "eve-password-1", ["visitors"])
-
-
-@dataclass
-class Matrix:
-    hub: Hub
-    provider: OIDCProvider
-    sessions: dict[str, requests.Session] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def token(self, user: User) -> str:
-        if user.username not in self.tokens:
-            resp = api(
-                self.sessions[user.username],
-                self.hub.url,
-                "POST",
-                f"/users/{user.username}/tokens",
-                json={"note": "security matrix"},
-            )
-            assert resp.status_code == 201, resp.text
-            self.tokens[user.username] = resp.json()["token"]
-        return self.tokens[user.username]
-
-    def gateway(self, user: User) -> Any:
-        """A dask_gateway client with user's token (asynchronous: create it inside a loop)."""
-        from dask_gateway import Gateway
-        from dask_gateway.auth import JupyterHubAuth
-
-        return Gateway(
-            address=f"{self.hub.url}/services/dask-gateway",
-            proxy_address=f"gateway://127.0.0.1:{self.hub.gateway_port()}",
-            auth=JupyterHubAuth(api_token=self.token(user)),
-            asynchronous=True,
-        )
 
 
 def _os_user(user: User) -> pwd.struct_passwd:
@@ -90,57 +47,9 @@ def _os_user(user: User) -> pwd.struct_passwd:
 
 @pytest.fixture(scope="module")
 def matrix(proxy_dir: Path) -> Iterator[Matrix]:
-    # Hub users must be able to enter the data directory: not under pytest's 0700 temp root.
-    workdir = Path(tempfile.mkdtemp(prefix="heliohub-matrix-", dir=tempfile.gettempdir()))
-    workdir.chmod(0o711)
-    bin_dir = Path(sys.executable).parent
-    try:
-        check_system_users(workdir / "data", bin_dir)
-    except UserError:
-        bin_dir = world_readable_venv(workdir / "venv")
-    (workdir / "client-secret").write_text(CLIENT_SECRET + "\n")
-    (workdir / "client-secret").chmod(0o600)
-    hub = Hub(
-        workdir / "hub",
-        {
-            "auth": {},
-            "local": {"isolation": "system-users", "user_prefix": PREFIX},
-            "dask": {"cluster_idle_timeout_s": 600},
-        },
-        proxy_dir,
-        heliohub=str(bin_dir / "heliohub"),
-    )
-    (workdir / "hub").chmod(0o711)
-    provider = OIDCProvider(
-        workdir / "idp",
-        clients=[Client("heliohub", CLIENT_SECRET, [f"{hub.url}/hub/oauth_callback"])],
-        users=[A, B, ADMIN, OUTSIDER],
-    ).start()
-    try:
-        hub.config["auth"] = {
-            "type": "oidc",
-            "issuer": provider.issuer,
-            "client_id": "heliohub",
-            "client_secret": {"file": "../client-secret"},
-            "basic_auth": True,
-            "scopes": ["openid", "profile", "email", "groups"],
-            "admin_groups": ["hub-admins"],
-            "allowed_groups": ["scientists"],
-        }
-        hub.write_config()
-        hub.up()
-        m = Matrix(hub, provider)
-        for user in (A, B, ADMIN):
-            session = requests.Session()
-            page = oauth_login(session, hub.url, user.username, user.password)
-            assert page.status_code == 200, f"{user.username}: {page.status_code} {page.text[:300]}"
-            m.sessions[user.username] = session
+    users = [A, B, ADMIN, OUTSIDER]
+    with open_matrix(proxy_dir, "matrix", PREFIX, users, log_in=[A, B, ADMIN]) as m:
         yield m
-    finally:
-        hub.down()
-        provider.stop()
-        _delete_os_users(PREFIX)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _start_server(m: Matrix, user: User, timeout: float = 180) -> None:
@@ -319,7 +228,7 @@ def test_admin_can(matrix: Matrix) -> None:
 def test_no_secret_in_logs_or_render(matrix: Matrix) -> None:
     hub = matrix.hub
     values = {
-        "client secret": CLIENT_SECRET,
+        "client secret": (matrix.workdir / "client-secret").read_text().strip(),
         "cookie secret": (hub.data_dir / "secrets" / "jupyterhub_cookie_secret")
         .read_text()
         .strip(),

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import tempfile
@@ -26,6 +27,10 @@ from traitlets import Unicode
 from heliohub.providers.local.users import Homes, ensure_os_user, os_username
 
 GIB = 2**30
+# A directory made by root a moment ago: never follow a link in its place.
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
 
 
 class _Bounded:
@@ -130,44 +135,88 @@ class SystemUserBackend(ClusterLimitBackend):
         return ensure_os_user(self.user_prefix, hub_name, homes)
 
     def setup_working_directory(self, cluster: Any) -> str:
-        # Replaces the upstream method, whose list of paths to chown also holds the single
-        # characters of the certificate paths ("/" among them): as root that would hand the
-        # file system root to the user. Here exactly the cluster's own paths are chowned.
+        # Replaces the upstream method, which chowns by path (following links the user may
+        # plant once the first directory is theirs) and whose list of paths to chown also
+        # holds the single characters of the certificate paths ("/" among them). Here
+        # everything is made through descriptors while the tree is still root's, and the
+        # working directory itself is handed over last, so no path the user controls is
+        # ever resolved by root.
+        entry = self._os_user(cluster.username)
         if self.clusters_directory:
             workdir = os.path.join(self.clusters_directory, cluster.name)
+            os.mkdir(workdir, 0o700)
         else:
             workdir = tempfile.mkdtemp(prefix="dask", suffix=cluster.name)
-        certsdir = self.get_certs_directory(workdir)
-        logsdir = self.get_logs_directory(workdir)
-        for path in (workdir, certsdir, logsdir):
-            os.makedirs(path, 0o700, exist_ok=True)
-        cert_path, key_path = self._get_tls_paths(workdir)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        for path, data in ((cert_path, cluster.tls_cert), (key_path, cluster.tls_key)):
-            with os.fdopen(os.open(path, flags, 0o600), "wb") as fil:
-                fil.write(data)
-        entry = self._os_user(cluster.username)
-        for path in (workdir, certsdir, logsdir, cert_path, key_path):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
+        certs = os.path.basename(self.get_certs_directory(workdir))
+        logs = os.path.basename(self.get_logs_directory(workdir))
+        cert_name, key_name = (os.path.basename(p) for p in self._get_tls_paths(workdir))
+        owner = (entry.pw_uid, entry.pw_gid)
+        work_fd = os.open(workdir, _DIR_FLAGS)
+        try:
+            for sub in (certs, logs):
+                os.mkdir(sub, 0o700, dir_fd=work_fd)
+            certs_fd = os.open(certs, _DIR_FLAGS, dir_fd=work_fd)
+            try:
+                for name, data in ((cert_name, cluster.tls_cert), (key_name, cluster.tls_key)):
+                    fd = os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=certs_fd)
+                    with os.fdopen(fd, "wb") as fil:
+                        fil.write(data)
+                        os.fchown(fil.fileno(), *owner)
+                os.fchown(certs_fd, *owner)
+            finally:
+                os.close(certs_fd)
+            logs_fd = os.open(logs, _DIR_FLAGS, dir_fd=work_fd)
+            try:
+                os.fchown(logs_fd, *owner)
+            finally:
+                os.close(logs_fd)
+            os.fchown(work_fd, *owner)
+        finally:
+            os.close(work_fd)
         return workdir
 
     def set_file_permissions(self, paths: list[str], username: str) -> None:
         raise NotImplementedError("setup_working_directory sets ownership itself")
 
-    def make_preexec_fn(self, cluster: Any) -> Any:
-        os_name = os_username(self.user_prefix, cluster.username)
-        self._os_user(cluster.username)
-        entry = pwd.getpwnam(os_name)
-        gids = os.getgrouplist(os_name, entry.pw_gid)
+    def _preexec(self, cluster: Any, log_name: str | None) -> Any:
+        entry = self._os_user(cluster.username)
+        gids = os.getgrouplist(entry.pw_name, entry.pw_gid)
         workdir = cluster.state["workdir"]
+        logs = os.path.basename(self.get_logs_directory(workdir))
 
         def preexec() -> None:
             os.setgid(entry.pw_gid)
             os.setgroups(gids)
             os.setuid(entry.pw_uid)
             os.chdir(workdir)
+            if log_name is not None:
+                # Opened as the cluster's owner: a link planted in its logs directory can
+                # lead only where that user may write anyway.
+                fd = os.open(os.path.join(logs, log_name), _LOG_FLAGS, 0o600)
+                os.dup2(fd, 1)
+                os.dup2(fd, 2)
+                os.close(fd)
 
         return preexec
+
+    def make_preexec_fn(self, cluster: Any) -> Any:
+        return self._preexec(cluster, None)
+
+    async def start_process(
+        self, cluster: Any, cmd: list[str], env: dict[str, str], name: str
+    ) -> int:
+        # Upstream opens the log file as root inside the user's working directory; here the
+        # new process opens it itself, after switching to the user.
+        proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            preexec_fn=self._preexec(cluster, name + ".log"),
+            start_new_session=True,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        return proc.pid
 
     def get_env(self, cluster: Any) -> dict[str, str]:
         env = super().get_env(cluster)

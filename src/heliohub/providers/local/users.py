@@ -6,6 +6,7 @@ imports nothing heavier than the standard library.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import os
@@ -70,25 +71,50 @@ class Homes:
 
 
 def ensure_home(homes: Homes, hub_name: str, owner: pwd.struct_passwd | None = None) -> Path:
-    """Create the home (0700, owned by owner when given) and its link to the shared directory."""
+    """Create the home (0700, owned by owner when given) and its link to the shared directory.
+
+    Runs as root on a directory its owner controls: everything inside it is done through a
+    descriptor of the home and never follows a link the owner may have planted.
+    """
     home = homes.home_of(hub_name)
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if owner is not None:
-        st = home.stat()
-        if (st.st_uid, st.st_gid) != (owner.pw_uid, owner.pw_gid):
-            os.chown(home, owner.pw_uid, owner.pw_gid)
-    os.chmod(home, 0o700)
-    if homes.shared_dir is not None:
-        link = home / homes.shared_name
-        # Relative, so the link survives moving the whole data directory.
-        target = os.path.relpath(homes.shared_dir, home)
-        if link.is_symlink() and os.readlink(link) != target:
-            link.unlink()
-        if not link.is_symlink() and not link.exists():
-            link.symlink_to(target)
-            if owner is not None:
-                os.lchown(link, owner.pw_uid, owner.pw_gid)
+    homes.homes_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(home, 0o700)
+    # The homes directory is root's, so `home` itself cannot be swapped; O_NOFOLLOW refuses a
+    # link left there by anything else.
+    fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if owner is not None:
+            st = os.fstat(fd)
+            if (st.st_uid, st.st_gid) != (owner.pw_uid, owner.pw_gid):
+                os.fchown(fd, owner.pw_uid, owner.pw_gid)
+        os.fchmod(fd, 0o700)
+        if homes.shared_dir is not None:
+            # Relative, so the link survives moving the whole data directory.
+            _ensure_link(fd, homes.shared_name, os.path.relpath(homes.shared_dir, home))
+    finally:
+        os.close(fd)
     return home
+
+
+def _ensure_link(dir_fd: int, name: str, target: str) -> None:
+    """name -> target inside dir_fd, unless its owner put something else of their own there.
+
+    The link stays root's: a link's owner grants nothing, and a chown by name could be turned
+    onto another file by its owner in between.
+    """
+    try:
+        current = os.readlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        current = None
+    except OSError:  # not a link: the owner's own file or directory
+        return
+    if current == target:
+        return
+    if current is not None:
+        os.unlink(name, dir_fd=dir_fd)
+    with contextlib.suppress(FileExistsError):
+        os.symlink(target, name, dir_fd=dir_fd)
 
 
 def _run(cmd: list[str]) -> None:
