@@ -1,6 +1,9 @@
 """Attacks of a hostile hub user on a `system-users` deployment (needs root), each tried for
 real and each expected to fail. Users A (alice) and B (bob), an admin (boss, by group).
 
+- Name collisions: `jürgen` and the user who chose `jürgen`'s rewritten name; two long names
+  sharing their first 25 characters, one of them searched for so that both would map to the
+  same OS user. Every login gets its own account or is refused; none gets another's.
 - The log-directory swap: A replaces the `logs` directory of A's own Dask cluster with a link
   and scales the cluster. The gateway runs as root; nothing may be created as root where the
   link points, and no file of root's may appear anywhere A chose.
@@ -11,6 +14,8 @@ OS users get a test-only prefix and are deleted afterwards.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import os
 import pwd
 import secrets
@@ -25,6 +30,8 @@ import pytest
 from auth.oidc import User
 from security_hub import ADMIN_GROUP, USER_GROUP, Matrix, open_matrix
 
+from heliohub.providers.local.users import os_username, safe_name
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.root,
@@ -36,11 +43,32 @@ PREFIX = f"hsa{secrets.token_hex(2)}-"
 A = User("alice", "alice-password-1", [USER_GROUP])
 B = User("bob", "bob-password-1", [USER_GROUP])
 ADMIN = User("boss", "boss-password-1", [ADMIN_GROUP])
+# A user with a name that must be rewritten, and one who chose the rewritten name as theirs.
+JURGEN = User("jürgen", "jurgen-password-1", [USER_GROUP])
+TWIN = User(safe_name("jürgen"), "twin-password-1", [USER_GROUP])
+
+
+def _colliding_long_names() -> tuple[str, str]:
+    """Two names sharing their first 25 characters whose shortened OS names are equal: the
+    short hash lets a hostile user find such a twin of someone else's name in a moment."""
+    seen: dict[str, str] = {}
+    for i in itertools.count():
+        name = f"a-long-name-shared-by-two-people-{i}"
+        key = os_username(PREFIX, name)
+        if key in seen:
+            return seen[key], name
+        seen[key] = name
+    raise AssertionError("unreachable")
+
+
+LONG_VICTIM, LONG_ATTACKER = (
+    User(name, f"{name}-password", [USER_GROUP]) for name in _colliding_long_names()
+)
 
 
 @pytest.fixture(scope="module")
 def attack(proxy_dir: Path) -> Iterator[Matrix]:
-    users = [A, B, ADMIN]
+    users = [A, B, ADMIN, JURGEN, TWIN, LONG_VICTIM, LONG_ATTACKER]
     with open_matrix(proxy_dir, "attacks", PREFIX, users, log_in=[A, B, ADMIN]) as m:
         yield m
 
@@ -132,3 +160,36 @@ def test_log_directory_swap_makes_root_create_nothing(attack: Matrix) -> None:
         asyncio.run(scenario())
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
+
+
+def _account_of(m: Matrix, user: User) -> dict[str, object]:
+    record = json.loads((m.hub.data_dir / "state" / "os-users.json").read_text())["accounts"]
+    (os_name,) = [name for name, rec in record.items() if rec["hub_user"] == user.username]
+    return {"os_name": os_name, **record[os_name]}
+
+
+def test_a_rewritten_name_and_its_twin_are_two_users(attack: Matrix) -> None:
+    for user in (JURGEN, TWIN):
+        page = attack.login(user)
+        assert page.status_code == 200, f"{user.username}: {page.status_code}"
+    jurgen, twin = _account_of(attack, JURGEN), _account_of(attack, TWIN)
+    assert jurgen["os_name"] != twin["os_name"]
+    assert jurgen["uid"] != twin["uid"]
+    assert jurgen["home"] != twin["home"]
+    for account in (jurgen, twin):
+        entry = pwd.getpwnam(str(account["os_name"]))
+        assert (entry.pw_uid, entry.pw_dir) == (account["uid"], account["home"])
+        assert Path(entry.pw_dir).stat().st_uid == entry.pw_uid
+
+
+def test_a_long_name_searched_to_collide_is_refused(attack: Matrix) -> None:
+    assert LONG_VICTIM.username[:25] == LONG_ATTACKER.username[:25]
+    assert os_username(PREFIX, LONG_VICTIM.username) == os_username(PREFIX, LONG_ATTACKER.username)
+    assert attack.login(LONG_VICTIM).status_code == 200
+    victim = _account_of(attack, LONG_VICTIM)
+    refused = attack.login(LONG_ATTACKER)
+    assert refused.status_code == 403
+    assert LONG_ATTACKER.username not in attack.sessions
+    # The victim keeps the account, and nobody else was recorded for it.
+    assert _account_of(attack, LONG_VICTIM) == victim
+    assert pwd.getpwnam(str(victim["os_name"])).pw_uid == victim["uid"]

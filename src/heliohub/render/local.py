@@ -184,7 +184,9 @@ def _spawner(config: HubConfig) -> str:
         if memory
         else ""
     )
-    hook_args = f"{_py(config.local.user_prefix)}, homes_dir, shared_dir, {_py(shared.name)}"
+    hook_args = (
+        f"{_py(config.local.user_prefix)}, homes_dir, shared_dir, {_py(shared.name)}, users_file"
+    )
     hook = f"c.Authenticator.post_auth_hook = create_os_user_on_login({hook_args})"
     if len(hook) > 96:
         hook = hook.replace("(", "(\n        ", 1)[:-1] + "\n    )"
@@ -196,6 +198,8 @@ def _spawner(config: HubConfig) -> str:
 spawners = "heliohub.providers.local.spawner"
 homes_dir = os.path.join(data_dir, "homes")
 shared_dir = {shared_dir}
+# Which OS user heliohub created for which hub user (system-users); root's, 0600.
+users_file = os.path.join(data_dir, "state", "os-users.json")
 managed_writers = {_py(config.local.user_prefix + "_writers")}
 if isolation == "system-users":
     from heliohub.providers.local.spawner import create_os_user_on_login
@@ -203,6 +207,7 @@ if isolation == "system-users":
     # One OS user per hub user, created at first login or spawn; homes are 0700.
     c.JupyterHub.spawner_class = spawners + ".SystemUserSpawner"
     c.SystemUserSpawner.user_prefix = {_py(config.local.user_prefix)}
+    c.SystemUserSpawner.users_file = users_file
     c.SystemUserSpawner.writers_group = {writers_src} if shared_dir else ""
     c.SystemUserSpawner.managed_writers_group = managed_writers
     {hook}
@@ -334,6 +339,7 @@ if isolation == "system-users":
     c.DaskGateway.backend_class = backends + ".SystemUserBackend"
     c.SystemUserBackend.user_prefix = {_py(config.local.user_prefix)}
     c.SystemUserBackend.homes_dir = os.path.join(data_dir, "homes")
+    c.SystemUserBackend.users_file = os.path.join(data_dir, "state", "os-users.json")
     c.SystemUserBackend.shared_dir = {shared_dir}
     c.SystemUserBackend.shared_name = {_py(shared.name)}
 else:

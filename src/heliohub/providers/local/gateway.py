@@ -24,6 +24,7 @@ from dask_gateway_server.utils import FrozenAttrDict
 from traitlets import Integer as IntTrait
 from traitlets import Unicode
 
+from heliohub.providers.local.registry import AccountRefused
 from heliohub.providers.local.users import Homes, ensure_os_user, os_username
 
 GIB = 2**30
@@ -125,6 +126,7 @@ class SystemUserBackend(ClusterLimitBackend):
     homes_dir = Unicode().tag(config=True)
     shared_dir = Unicode("").tag(config=True)
     shared_name = Unicode("shared").tag(config=True)
+    users_file = Unicode().tag(config=True)
 
     def _os_user(self, hub_name: str) -> pwd.struct_passwd:
         homes = Homes(
@@ -132,7 +134,11 @@ class SystemUserBackend(ClusterLimitBackend):
             shared_dir=Path(self.shared_dir) if self.shared_dir else None,
             shared_name=self.shared_name,
         )
-        return ensure_os_user(self.user_prefix, hub_name, homes)
+        try:
+            return ensure_os_user(self.user_prefix, hub_name, homes, Path(self.users_file))
+        except AccountRefused as exc:
+            self.log.error("not starting a cluster of %s: %s", hub_name, exc)
+            raise PublicException(str(exc)) from None
 
     def setup_working_directory(self, cluster: Any) -> str:
         # Replaces the upstream method, which chowns by path (following links the user may

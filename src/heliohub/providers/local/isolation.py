@@ -10,6 +10,7 @@ from typing import Literal
 
 from heliohub.config import HubConfig
 from heliohub.errors import UserError
+from heliohub.providers.local.users import foreign_accounts
 
 Isolation = Literal["none", "system-users"]
 
@@ -63,6 +64,22 @@ def check_system_users(data_dir: Path, bin_dir: Path) -> None:
         target = bin_dir / exe
         if not os.access(target, os.X_OK) or not target.stat().st_mode & stat.S_IXOTH:
             raise UserError(f"isolation 'system-users': other users cannot run {target}")
+
+
+def check_user_prefix(prefix: str, users_file: Path) -> None:
+    """No existing account that heliohub did not create may start with the prefix: a hub user
+    whose name completes it (`r` + `oot`) would otherwise reach that account."""
+    foreign = foreign_accounts(prefix, users_file)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise UserError(
+            f"local.user_prefix: {prefix!r} is the start of existing OS accounts that heliohub "
+            f"did not create for this deployment ({shown}); a hub user whose name completes "
+            "the prefix would reach such an account. Choose a prefix no account starts with "
+            "(the default is 'jupyter-'), or remove those accounts (userdel)"
+        )
 
 
 def fallback_reason(config: HubConfig, euid: int, data_dir: Path, bin_dir: Path) -> str | None:

@@ -51,6 +51,11 @@ class Layout:
         return self.state_dir / "deployment.json"
 
     @property
+    def users_file(self) -> Path:
+        """Which OS user heliohub created for which hub user (system-users); 0600."""
+        return self.state_dir / "os-users.json"
+
+    @property
     def hub_log(self) -> Path:
         return self.logs_dir / "jupyterhub.log"
 

@@ -279,6 +279,8 @@ class LocalProvider(Provider):
         if iso == "system-users":
             isolation.check_system_users(self.layout.data_dir, self.bin_dir)
         self._prepare_dirs(iso)
+        if iso == "system-users":
+            isolation.check_user_prefix(self.config.local.user_prefix, self.layout.users_file)
         dep_id = self._deployment_id
         leftovers = processes.marked(dep_id)
         if leftovers:

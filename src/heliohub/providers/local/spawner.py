@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner
+from tornado import web
 from traitlets import Float, Unicode
 
+from heliohub.providers.local.registry import AccountRefused
 from heliohub.providers.local.users import (
     Homes,
     ensure_home,
@@ -109,6 +111,9 @@ class SystemUserSpawner(HeliohubSpawner):
     """Isolation system-users: one OS user per hub user, created on first spawn."""
 
     user_prefix = Unicode("jupyter-", help="prefix of each OS user's name").tag(config=True)
+    users_file = Unicode(help="the record of which OS user belongs to which hub user").tag(
+        config=True
+    )
     writers_group = Unicode(
         "", help="OS group that may write the shared directory; admins are members"
     ).tag(config=True)
@@ -134,7 +139,11 @@ class SystemUserSpawner(HeliohubSpawner):
         return paths
 
     async def start(self) -> Any:
-        ensure_os_user(self.user_prefix, self.user.name, self.homes)
+        try:
+            ensure_os_user(self.user_prefix, self.user.name, self.homes, Path(self.users_file))
+        except AccountRefused as exc:
+            self.log.error("not starting %s's server: %s", self.user.name, exc)
+            raise web.HTTPError(403, str(exc)) from None
         if self.writers_group:
             if self.user.admin:
                 set_membership(self.os_name, self.writers_group, True)
@@ -145,9 +154,10 @@ class SystemUserSpawner(HeliohubSpawner):
 
 
 def create_os_user_on_login(
-    prefix: str, homes_dir: str, shared_dir: str, shared_name: str
+    prefix: str, homes_dir: str, shared_dir: str, shared_name: str, users_file: str
 ) -> Any:  # the hook signature is jupyterhub's, untyped there
-    """An Authenticator.post_auth_hook that creates the OS user at first login."""
+    """An Authenticator.post_auth_hook that creates the OS user at first login, and refuses
+    the login of a hub user that would get an account that is not theirs."""
     homes = Homes(
         homes_dir=Path(homes_dir),
         shared_dir=Path(shared_dir) if shared_dir else None,
@@ -156,7 +166,11 @@ def create_os_user_on_login(
 
     def hook(authenticator: Any, handler: Any, authentication: dict[str, Any]) -> dict[str, Any]:
         name = authenticator.normalize_username(authentication["name"])
-        ensure_os_user(prefix, name, homes)
+        try:
+            ensure_os_user(prefix, name, homes, Path(users_file))
+        except AccountRefused as exc:
+            authenticator.log.error("refusing the login of %r: %s", name, exc)
+            raise web.HTTPError(403, str(exc)) from None
         return authentication
 
     return hook

@@ -17,8 +17,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from heliohub.providers.local.registry import Account, AccountRefused, Registry, check_uid
+
 # What useradd and every file system accept without surprises.
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# What safe_name and os_username append: a name that ends like this is rewritten too.
+_REWRITTEN = re.compile(r"-[0-9a-f]{8}$")
+_SHORTENED = re.compile(r"-[0-9a-f]{6}$")
 # Linux user names are limited to 32 characters.
 MAX_OS_NAME = 32
 # Where useradd lives even when PATH is a user's PATH without the sbin directories.
@@ -32,10 +37,12 @@ def _digest(name: str, length: int) -> str:
 def safe_name(hub_name: str) -> str:
     """A directory name for a hub user; names that are not plainly safe get a hash suffix.
 
-    The mapping is injective: a rewritten name always carries the hash of the original, and a
-    name that needed no rewriting never has one appended.
+    A rewritten name always carries the hash of the original, and a name is kept as it is only
+    when it is safe and does not look like a rewritten one itself (`jürgen` becomes
+    `j-rgen-19b720a9`; the hub user `j-rgen-19b720a9` is rewritten as well). Hash collisions
+    that someone searched for are stopped by the registry (registry.py), not here.
     """
-    if _SAFE.match(hub_name) and len(hub_name) <= MAX_OS_NAME:
+    if _SAFE.match(hub_name) and len(hub_name) <= MAX_OS_NAME and not _REWRITTEN.search(hub_name):
         return hub_name
     cleaned = re.sub(r"[^a-z0-9._-]+", "-", hub_name.lower()).strip("-._")[:20] or "user"
     return f"{cleaned}-{_digest(hub_name, 8)}"
@@ -44,7 +51,7 @@ def safe_name(hub_name: str) -> str:
 def os_username(prefix: str, hub_name: str) -> str:
     """The OS user of a hub user: prefix + safe name, shortened with a hash to fit 32 chars."""
     name = prefix + safe_name(hub_name)
-    if len(name) <= MAX_OS_NAME:
+    if len(name) < MAX_OS_NAME or (len(name) == MAX_OS_NAME and not _SHORTENED.search(name)):
         return name
     return f"{name[: MAX_OS_NAME - 7]}-{_digest(hub_name, 6)}"
 
@@ -154,28 +161,64 @@ def ensure_group(name: str) -> grp.struct_group:
     return group
 
 
-def ensure_os_user(prefix: str, hub_name: str, homes: Homes) -> pwd.struct_passwd:
-    """The OS user of a hub user, created on first use (like The Littlest JupyterHub)."""
+def ensure_os_user(prefix: str, hub_name: str, homes: Homes, registry: Path) -> pwd.struct_passwd:
+    """The OS user of a hub user, created on first use (like The Littlest JupyterHub).
+
+    An existing account is used only when the registry proves heliohub created it for this
+    hub user (same name, same uid); anything else raises AccountRefused.
+    """
     name = os_username(prefix, hub_name)
-    user = lookup_user(name)
-    if user is None:
-        home = homes.home_of(hub_name)
-        _run(
-            [
-                "useradd",
-                "--home-dir",
-                str(home),
-                "--no-create-home",
-                "--shell",
-                "/bin/bash",
-                "--comment",
-                f"heliohub user {safe_name(hub_name)}",
-                name,
-            ]
-        )
-        user = pwd.getpwnam(name)
+    home = homes.home_of(hub_name)
+    with Registry(registry).locked() as reg:
+        account = reg.claim(name, hub_name, str(home))
+        user = lookup_user(name)
+        if user is not None and account is None:
+            raise AccountRefused(
+                f"hub user {hub_name!r} would run as OS user {name}, which exists but was not "
+                f"created by heliohub for this hub user (no record in {registry}); heliohub "
+                "never adopts an existing account. Remove the account (userdel) or choose "
+                "another local.user_prefix"
+            )
+        if user is not None and account is not None and user.pw_uid != account.uid:
+            raise AccountRefused(
+                f"OS user {name} has uid {user.pw_uid}, but heliohub created it for hub user "
+                f"{hub_name!r} with uid {account.uid}: the account was replaced, so it is not "
+                "handed over"
+            )
+        if user is None:
+            _run(
+                [
+                    "useradd",
+                    "--home-dir",
+                    str(home),
+                    "--no-create-home",
+                    "--shell",
+                    "/bin/bash",
+                    "--comment",
+                    f"heliohub user {safe_name(hub_name)}",
+                    name,
+                ]
+            )
+            user = pwd.getpwnam(name)
+            check_uid(name, user.pw_uid)
+            reg.record(name, Account(hub_user=hub_name, uid=user.pw_uid, home=str(home)))
+        check_uid(name, user.pw_uid)
     ensure_home(homes, hub_name, owner=user)
     return user
+
+
+def foreign_accounts(prefix: str, registry: Path) -> list[str]:
+    """Existing OS accounts whose names start with prefix that heliohub did not create here.
+
+    A hub user whose name completes the prefix to one of them (`r` + `oot`) must never get it;
+    ensure_os_user refuses that at login, and `up` refuses such a prefix outright.
+    """
+    with Registry(registry).locked() as reg:
+        return sorted(
+            e.pw_name
+            for e in pwd.getpwall()
+            if e.pw_name.startswith(prefix) and not reg.created_by_us(e.pw_name)
+        )
 
 
 def set_membership(os_name: str, group: str, member: bool) -> None:
