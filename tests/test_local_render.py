@@ -92,6 +92,7 @@ def _runtime_env(monkeypatch: pytest.MonkeyPatch, isolation: str, data_dir: Path
         "HELIOHUB_PROXY_API_PORT": "40002",
         "HELIOHUB_GATEWAY_PORT": "40003",
         "HELIOHUB_CHECK_TOKEN": "check-token-value",
+        "HELIOHUB_USERS_TOKEN": "users-token-value",
         "HELIOHUB_SHARED_PASSWORD": "password-value",
         "HELIOHUB_SHARED_ADMIN_PASSWORD": "admin-password-value",
         "HELIOHUB_SSL_CERT": "/tls/hub.crt",
@@ -137,11 +138,23 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert gateway["url"] == "http://127.0.0.1:40003"
     assert gateway["command"][0] == "/venv/bin/dask-gateway-server"
     # The gateway gets no secret of the hub.
-    assert not {"HELIOHUB_CHECK_TOKEN", "HELIOHUB_SHARED_PASSWORD"} & set(gateway["environment"])
+    assert not {
+        "HELIOHUB_CHECK_TOKEN",
+        "HELIOHUB_USERS_TOKEN",
+        "HELIOHUB_SHARED_PASSWORD",
+    } & set(gateway["environment"])
     culler = services["idle-culler"]
     assert "--timeout=3600" in culler["command"]
     assert culler["environment"] == {"HELIOHUB_DEPLOYMENT_ID": "dep123"}
     assert services["heliohub-check"]["api_token"] == "check-token-value"
+    # `heliohub users` gets account and group management, nothing else.
+    assert services["heliohub-users"]["api_token"] == "users-token-value"
+    users_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "heliohub-users")
+    assert users_role == {
+        "name": "heliohub-users",
+        "scopes": ["admin:users", "admin:groups"],
+        "services": ["heliohub-users"],
+    }
     assert c.SharedPasswordAuthenticator.user_password == "password-value"
     assert c.SharedPasswordAuthenticator.admin_password == "admin-password-value"
     assert c.Authenticator.admin_users == ["alice"]
@@ -173,7 +186,11 @@ def test_no_culler_when_culling_is_off(tmp_path: Path, monkeypatch: pytest.Monke
     _runtime_env(monkeypatch, "none", tmp_path / "data")
     config = parse({"culling": {"enabled": False}, "local": {"isolation": "none"}})
     c = _load(config, tmp_path, "jupyterhub_config.py")
-    assert [s["name"] for s in c.JupyterHub.services] == ["dask-gateway", "heliohub-check"]
+    assert [s["name"] for s in c.JupyterHub.services] == [
+        "dask-gateway",
+        "heliohub-check",
+        "heliohub-users",
+    ]
     assert "idle-culler" not in [r["name"] for r in c.JupyterHub.load_roles]
 
 

@@ -6,7 +6,13 @@ import signal
 
 import typer
 
-from heliohub.cli import config_commands, cost_commands, kube_commands, lifecycle_commands
+from heliohub.cli import (
+    config_commands,
+    cost_commands,
+    kube_commands,
+    lifecycle_commands,
+    users_commands,
+)
 
 app = typer.Typer(
     name="heliohub",
@@ -29,6 +35,7 @@ app.command()(lifecycle_commands.check)
 app.command()(kube_commands.doctor)
 app.command("kube-credentials")(kube_commands.kube_credentials)
 app.command()(cost_commands.cost)
+app.add_typer(users_commands.app)
 
 
 def run() -> None:

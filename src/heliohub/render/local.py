@@ -19,6 +19,7 @@ from heliohub.render.auth import EnvValue, auth_settings
 GATEWAY_SERVICE = "dask-gateway"
 CULLER_SERVICE = "idle-culler"
 CHECK_SERVICE = "heliohub-check"
+USERS_SERVICE = "heliohub-users"
 GATEWAY_PREFIX = f"/services/{GATEWAY_SERVICE}"
 GATEWAY_SCOPE = f"access:services!service={GATEWAY_SERVICE}"
 
@@ -33,6 +34,7 @@ RUNTIME_ENV = {
     "HELIOHUB_PROXY_API_PORT": "the proxy's REST API port",
     "HELIOHUB_GATEWAY_PORT": "the gateway's HTTP and scheduler port",
     "HELIOHUB_CHECK_TOKEN": "token of the heliohub-check service",
+    "HELIOHUB_USERS_TOKEN": "token of the heliohub-users service",
 }
 HTTPS_ENV = {
     "HELIOHUB_SSL_CERT": "certificate file served by the proxy",
@@ -57,6 +59,8 @@ CHECK_SCOPES = [
     "access:servers",
     GATEWAY_SCOPE,
 ]
+# `heliohub users` manages accounts and groups, and nothing else.
+USERS_SCOPES = ["admin:users", "admin:groups"]
 # A server's own token: what the default `server` role holds, plus the gateway.
 SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", GATEWAY_SCOPE]
 
@@ -251,6 +255,7 @@ def _services(config: HubConfig) -> str:
     roles: list[dict[str, Any]] = [
         {"name": "user", "scopes": ["self", GATEWAY_SCOPE]},
         {"name": CHECK_SERVICE, "scopes": CHECK_SCOPES, "services": [CHECK_SERVICE]},
+        {"name": USERS_SERVICE, "scopes": USERS_SCOPES, "services": [USERS_SERVICE]},
     ]
     culler = ""
     culler_arg_lines = "\n".join(f"            {_py(a)}," for a in culler_args)
@@ -270,7 +275,7 @@ def _services(config: HubConfig) -> str:
     }},"""
     role_lines = "\n".join(f"    {_py(role, 4)}," for role in roles)
     return f"""
-# Services: the gateway, the idle culler, and the token `heliohub check` uses.
+# Services: the gateway, the idle culler, and the tokens `heliohub check` and `users` use.
 marker = {{"HELIOHUB_DEPLOYMENT_ID": deployment_id}}
 c.JupyterHub.load_roles = [
 {role_lines}
@@ -292,6 +297,7 @@ c.JupyterHub.services = [
         "environment": gateway_env,
     }},{culler}
     {{"name": {_py(CHECK_SERVICE)}, "api_token": env["HELIOHUB_CHECK_TOKEN"], "display": False}},
+    {{"name": {_py(USERS_SERVICE)}, "api_token": env["HELIOHUB_USERS_TOKEN"], "display": False}},
 ]
 """
 

@@ -192,6 +192,9 @@ class LocalProvider(Provider):
         token_file = lay.secrets_dir / secret_files.CHECK_TOKEN_FILE
         secret_files.ensure_secret_file(token_file)
         out["HELIOHUB_CHECK_TOKEN"] = secret_files.read_secret_file(token_file, "check token")
+        users_file = lay.secrets_dir / secret_files.USERS_TOKEN_FILE
+        secret_files.ensure_secret_file(users_file)
+        out["HELIOHUB_USERS_TOKEN"] = secret_files.read_secret_file(users_file, "users token")
         settings = auth_settings(self.config, public_url(self.config))
         for env_name, ref in settings.secrets.items():
             if ref is None:
@@ -487,6 +490,20 @@ class LocalProvider(Provider):
             username=CHECK_USER,
             verify_tls=False,
         )
+
+    def users_api(self) -> tuple[str, str]:
+        """The running hub's URL from this machine and the `heliohub users` service token."""
+        if self._running() is None:
+            raise UserError("the local hub is not running; start it with `heliohub up --detach`")
+        token = secret_files.read_secret_file(
+            self.layout.secrets_dir / secret_files.USERS_TOKEN_FILE, "users token"
+        )
+        return self._loopback_url(), token
+
+    @property
+    def hub_database(self) -> Path:
+        """The hub's SQLite database (NativeAuthenticator keeps its accounts there too)."""
+        return self.layout.state_dir / "jupyterhub.sqlite"
 
     def logs(self, follow: bool) -> Iterator[str]:
         if not self.layout.logs_dir.exists():

@@ -12,6 +12,7 @@ from heliohub.config.base import SecretRef
 from heliohub.errors import UserError
 
 CHECK_TOKEN_FILE = "check-service-token"
+USERS_TOKEN_FILE = "users-service-token"
 
 
 def ensure_dir(path: Path) -> None:
