@@ -147,14 +147,9 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "--timeout=3600" in culler["command"]
     assert culler["environment"] == {"HELIOHUB_DEPLOYMENT_ID": "dep123"}
     assert services["heliohub-check"]["api_token"] == "check-token-value"
-    # `heliohub users` gets account and group management, nothing else.
+    # `heliohub users` grants admin rights, which JupyterHub allows only to admins.
     assert services["heliohub-users"]["api_token"] == "users-token-value"
-    users_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "heliohub-users")
-    assert users_role == {
-        "name": "heliohub-users",
-        "scopes": ["admin:users", "admin:groups"],
-        "services": ["heliohub-users"],
-    }
+    assert services["heliohub-users"]["admin"] is True
     assert c.SharedPasswordAuthenticator.user_password == "password-value"
     assert c.SharedPasswordAuthenticator.admin_password == "admin-password-value"
     assert c.Authenticator.admin_users == ["alice"]

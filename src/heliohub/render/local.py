@@ -59,8 +59,6 @@ CHECK_SCOPES = [
     "access:servers",
     GATEWAY_SCOPE,
 ]
-# `heliohub users` manages accounts and groups, and nothing else.
-USERS_SCOPES = ["admin:users", "admin:groups"]
 # A server's own token: what the default `server` role holds, plus the gateway.
 SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", GATEWAY_SCOPE]
 
@@ -255,7 +253,6 @@ def _services(config: HubConfig) -> str:
     roles: list[dict[str, Any]] = [
         {"name": "user", "scopes": ["self", GATEWAY_SCOPE]},
         {"name": CHECK_SERVICE, "scopes": CHECK_SCOPES, "services": [CHECK_SERVICE]},
-        {"name": USERS_SERVICE, "scopes": USERS_SCOPES, "services": [USERS_SERVICE]},
     ]
     culler = ""
     culler_arg_lines = "\n".join(f"            {_py(a)}," for a in culler_args)
@@ -297,7 +294,14 @@ c.JupyterHub.services = [
         "environment": gateway_env,
     }},{culler}
     {{"name": {_py(CHECK_SERVICE)}, "api_token": env["HELIOHUB_CHECK_TOKEN"], "display": False}},
-    {{"name": {_py(USERS_SERVICE)}, "api_token": env["HELIOHUB_USERS_TOKEN"], "display": False}},
+    # JupyterHub lets only admins grant admin rights, so `heliohub users` needs an admin
+    # service (an admin role in load_roles would instead pin the admins to admin_users).
+    {{
+        "name": {_py(USERS_SERVICE)},
+        "api_token": env["HELIOHUB_USERS_TOKEN"],
+        "admin": True,
+        "display": False,
+    }},
 ]
 """
 
