@@ -83,6 +83,19 @@ def world_readable_venv(target: Path, python: str = "/usr/bin/python3") -> Path:
     return target / "bin"
 
 
+def delete_os_users(prefix: str) -> None:
+    """Remove the OS users and groups a system-users test made (all start with prefix)."""
+    import grp
+    import pwd
+
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(prefix):
+            subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
+    for group in grp.getgrall():
+        if group.gr_name.startswith(prefix):
+            subprocess.run(["groupdel", group.gr_name], check=False, capture_output=True)
+
+
 class LocalHub:
     """One deployment in workdir, configured by `config` (merged over a small local default)."""
 

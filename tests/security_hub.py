@@ -16,8 +16,7 @@ from typing import Any
 import requests
 from auth.hub import Hub, api, oauth_login
 from auth.oidc import Client, OIDCProvider, User
-from local_hub import world_readable_venv
-from test_local_system_users import _delete_os_users
+from local_hub import delete_os_users, world_readable_venv
 
 from heliohub.errors import UserError
 from heliohub.providers.local.isolation import check_system_users
@@ -131,5 +130,5 @@ def open_matrix(
     finally:
         hub.down()
         provider.stop()
-        _delete_os_users(prefix)
+        delete_os_users(prefix)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,6 +1,7 @@
-"""Isolation `system-users` for real (needs root): one OS user per hub user, created at first
-login; servers and Dask clusters run as that user; homes 0700; the shared directory readable by
-all and writable by admins; `down` and `up` keep homes and OS users.
+"""Isolation `system-users` for real (needs root), with a real OpenID Connect login: one OS user
+per hub user, created at first login; servers and Dask clusters run as that user; homes 0700;
+the shared directory readable by all and writable by admins; `down` and `up` keep homes and OS
+users.
 
 OS users get a test-only prefix and are deleted afterwards.
 """
@@ -12,22 +13,19 @@ import grp
 import os
 import pwd
 import secrets
-import shutil
 import stat
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from local_hub import LocalHub, api, login, start_server, world_readable_venv
+import requests
+from auth.oidc import User
+from local_hub import LocalHub, start_server
+from security_hub import ADMIN_GROUP, USER_GROUP, Matrix, open_matrix
 
 from heliohub.check import run_in_kernel
-from heliohub.errors import UserError
-from heliohub.providers.local.isolation import check_system_users
 
 pytestmark = [
     pytest.mark.integration,
@@ -39,54 +37,27 @@ pytestmark = [
 ]
 
 PREFIX = f"hht{secrets.token_hex(2)}-"
-
-
-def _delete_os_users(prefix: str) -> None:
-    for entry in pwd.getpwall():
-        if entry.pw_name.startswith(prefix):
-            subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
-    for group in grp.getgrall():
-        if group.gr_name.startswith(prefix):
-            subprocess.run(["groupdel", group.gr_name], check=False, capture_output=True)
+# A real login: shared-password cannot keep users apart, so the config refuses it here.
+CAROL = User("carol", "carol-password-1", [USER_GROUP])
+DAVE = User("dave", "dave-password-1", [USER_GROUP])
+ADA = User("ada", "ada-password-1", [ADMIN_GROUP])
 
 
 @pytest.fixture(scope="module")
-def hub(proxy_dir: Path) -> Iterator[LocalHub]:
-    # Hub users must be able to enter the data directory: not under pytest's 0700 temp root.
-    workdir = Path(tempfile.mkdtemp(prefix="heliohub-sysusers-", dir=tempfile.gettempdir()))
-    workdir.chmod(0o711)
-    bin_dir = Path(sys.executable).parent
-    try:
-        check_system_users(workdir / "data", bin_dir)
-    except UserError:
-        # This environment's interpreter is closed to other users: run the provider from a
-        # system Python sharing this environment's packages.
-        try:
-            bin_dir = world_readable_venv(workdir / "venv")
-        except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
-            shutil.rmtree(workdir)
-            pytest.skip(f"no system Python to run system-users from: {exc}")
-    try:
-        check_system_users(workdir / "data", bin_dir)
-    except UserError as exc:
-        shutil.rmtree(workdir)
-        pytest.skip(f"this machine cannot run system-users: {exc}")
-    deployment = LocalHub(
-        workdir,
-        {
-            "auth": {"type": "shared-password", "admin_users": ["ada"]},
-            "local": {"isolation": "system-users", "user_prefix": PREFIX},
-        },
-        heliohub=str(bin_dir / "heliohub"),
-    )
-    deployment.share_proxy(proxy_dir)
-    try:
-        deployment.cli("up", "--detach")
-        yield deployment
-    finally:
-        deployment.down()
-        _delete_os_users(PREFIX)
-        shutil.rmtree(workdir, ignore_errors=True)
+def matrix(proxy_dir: Path) -> Iterator[Matrix]:
+    with open_matrix(proxy_dir, "sysusers", PREFIX, [CAROL, DAVE, ADA], log_in=[]) as m:
+        yield m
+
+
+@pytest.fixture
+def hub(matrix: Matrix) -> LocalHub:
+    return matrix.hub
+
+
+def _login(matrix: Matrix, user: User) -> requests.Session:
+    page = matrix.login(user)
+    assert page.status_code == 200, f"{user.username}: {page.status_code} {page.text[:300]}"
+    return matrix.sessions[user.username]
 
 
 def _uid(name: str) -> int:
@@ -105,9 +76,9 @@ def _procs_of(hub: LocalHub, needle: str, **env: str) -> list[psutil.Process]:
     return out
 
 
-def test_users_servers_homes_clusters(hub: LocalHub) -> None:
-    carol = login(hub.url, "carol", hub.password)
-    login(hub.url, "dave", hub.password)
+def test_users_servers_homes_clusters(matrix: Matrix, hub: LocalHub) -> None:
+    carol = _login(matrix, CAROL)
+    _login(matrix, DAVE)
     # Created at first login, before any server: OS user and a private home.
     for name in ("carol", "dave"):
         entry = pwd.getpwnam(PREFIX + name)
@@ -123,7 +94,7 @@ def test_users_servers_homes_clusters(hub: LocalHub) -> None:
     assert len(server) == 1
     assert server[0].uids().real == server[0].uids().effective == _uid("carol")
 
-    token = api(carol, hub.url, "POST", "/users/carol/tokens", json={"note": "t"}).json()["token"]
+    token = matrix.token(CAROL)
     code = f"""
 import os
 out = {{"uid": os.getuid()}}
@@ -178,10 +149,10 @@ print(out)
     gc.collect()  # dask_gateway's __del__ warns; let it happen under this module's filter
 
 
-def test_admin_writes_the_shared_directory(hub: LocalHub) -> None:
-    ada = login(hub.url, "ada", hub.admin_password)
+def test_admin_writes_the_shared_directory(matrix: Matrix, hub: LocalHub) -> None:
+    ada = _login(matrix, ADA)
     start_server(ada, hub.url, "ada")
-    token = api(ada, hub.url, "POST", "/users/ada/tokens", json={"note": "t"}).json()["token"]
+    token = matrix.token(ADA)
     result = run_in_kernel(
         hub.url, "ada", token, "open('shared/from-ada.txt', 'w').write('hello'); print('ok')"
     )
@@ -194,7 +165,7 @@ def test_admin_writes_the_shared_directory(hub: LocalHub) -> None:
     assert PREFIX + "carol" not in writers.gr_mem
 
 
-def test_down_and_up_keep_homes_and_users(hub: LocalHub) -> None:
+def test_down_and_up_keep_homes_and_users(matrix: Matrix, hub: LocalHub) -> None:
     hub.cli("down")
     assert hub.processes() == []
     assert pwd.getpwnam(PREFIX + "carol")
@@ -202,5 +173,5 @@ def test_down_and_up_keep_homes_and_users(hub: LocalHub) -> None:
     hub.cli("up", "--detach")
     assert hub.status()["state"] == "running"
     assert pwd.getpwnam(PREFIX + "carol").pw_uid == _uid("carol")
-    login(hub.url, "carol", hub.password)
+    _login(matrix, CAROL)
     assert stat.S_IMODE((hub.data_dir / "homes" / "carol").stat().st_mode) == 0o700

@@ -100,12 +100,15 @@ def test_up_refuses_before_starting_anything(tmp_path: Path) -> None:
 
 
 def test_isolation_resolution() -> None:
-    assert isolation.resolve(_cfg(), 0) == "system-users"
-    assert isolation.resolve(_cfg(), 1000) == "none"
+    assert isolation.resolve(_cfg(auth=NATIVE), 0) == "system-users"
+    assert isolation.resolve(_cfg(auth=NATIVE), 1000) == "none"
+    # shared-password proves nobody's identity: auto never separates users by it.
+    assert isolation.resolve(_cfg(), 0) == "none"
     assert isolation.resolve(_cfg(local={"isolation": "none"}), 0) == "none"
-    assert isolation.resolve(_cfg(local={"isolation": "system-users"}), 0) == "system-users"
+    system_users = _cfg(auth=NATIVE, local={"isolation": "system-users"})
+    assert isolation.resolve(system_users, 0) == "system-users"
     with pytest.raises(UserError, match="needs root"):
-        isolation.resolve(_cfg(local={"isolation": "system-users"}), 1000)
+        isolation.resolve(system_users, 1000)
 
 
 def test_system_users_needs_reachable_directories(tmp_path: Path) -> None:
@@ -233,8 +236,8 @@ def test_auto_isolation_falls_back_only_when_system_users_cannot_work(tmp_path: 
     closed = tmp_path / "closed"
     (closed / "data").mkdir(parents=True)
     closed.chmod(0o700)
-    auto = parse({"local": {"isolation": "auto"}})
-    explicit = parse({"local": {"isolation": "system-users"}})
+    auto = parse({"auth": NATIVE, "local": {"isolation": "auto"}})
+    explicit = parse({"auth": NATIVE, "local": {"isolation": "system-users"}})
     bin_dir = tmp_path / "bin"
     # Not root: auto means none anyway, nothing to fall back from.
     assert isolation.fallback_reason(auto, 1000, closed / "data", bin_dir) is None
@@ -242,3 +245,6 @@ def test_auto_isolation_falls_back_only_when_system_users_cannot_work(tmp_path: 
     assert isolation.fallback_reason(explicit, 0, closed / "data", bin_dir) is None
     reason = isolation.fallback_reason(auto, 0, closed / "data", bin_dir)
     assert reason is not None and "system-users" in reason
+    # With shared-password auto is none as root too: nothing to fall back from.
+    shared = parse({"local": {"isolation": "auto"}})
+    assert isolation.fallback_reason(shared, 0, closed / "data", bin_dir) is None

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_local_system_users import _delete_os_users
+from local_hub import delete_os_users
 
 from heliohub.errors import UserError
 from heliohub.providers.local.isolation import check_user_prefix
@@ -35,7 +35,7 @@ pytestmark = [
 def prefix() -> Iterator[str]:
     value = f"hac{secrets.token_hex(2)}-"
     yield value
-    _delete_os_users(value)
+    delete_os_users(value)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ real and each expected to fail. Users A (alice) and B (bob), an admin (boss, by 
 - Name collisions: `jürgen` and the user who chose `jürgen`'s rewritten name; two long names
   sharing their first 25 characters, one of them searched for so that both would map to the
   same OS user. Every login gets its own account or is refused; none gets another's.
+- Names with control characters (a login through the identity provider, and an admin creating
+  users) are refused by the one user-name policy.
 - The log-directory swap: A replaces the `logs` directory of A's own Dask cluster with a link
   and scales the cluster. The gateway runs as root; nothing may be created as root where the
   link points, and no file of root's may appear anywhere A chose.
@@ -27,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from auth.hub import api
 from auth.oidc import User
 from security_hub import ADMIN_GROUP, USER_GROUP, Matrix, open_matrix
 
@@ -61,6 +64,8 @@ def _colliding_long_names() -> tuple[str, str]:
     raise AssertionError("unreachable")
 
 
+# A name the identity provider allows but the hub's user-name policy does not.
+CONTROL = User("mallory\troot", "mallory-password-1", [USER_GROUP])
 LONG_VICTIM, LONG_ATTACKER = (
     User(name, f"{name}-password", [USER_GROUP]) for name in _colliding_long_names()
 )
@@ -68,7 +73,7 @@ LONG_VICTIM, LONG_ATTACKER = (
 
 @pytest.fixture(scope="module")
 def attack(proxy_dir: Path) -> Iterator[Matrix]:
-    users = [A, B, ADMIN, JURGEN, TWIN, LONG_VICTIM, LONG_ATTACKER]
+    users = [A, B, ADMIN, JURGEN, TWIN, LONG_VICTIM, LONG_ATTACKER, CONTROL]
     with open_matrix(proxy_dir, "attacks", PREFIX, users, log_in=[A, B, ADMIN]) as m:
         yield m
 
@@ -193,3 +198,18 @@ def test_a_long_name_searched_to_collide_is_refused(attack: Matrix) -> None:
     # The victim keeps the account, and nobody else was recorded for it.
     assert _account_of(attack, LONG_VICTIM) == victim
     assert pwd.getpwnam(str(victim["os_name"])).pw_uid == victim["uid"]
+
+
+def test_names_with_control_characters_are_refused(attack: Matrix) -> None:
+    """Neither a login nor an admin can bring a name with a newline, a tab, another control
+    character or too many characters onto the hub, and no OS user is made for it."""
+    before = {e.pw_name for e in pwd.getpwall()}
+    refused = attack.login(CONTROL)
+    assert refused.status_code == 403, refused.status_code
+    session = attack.sessions[ADMIN.username]
+    for name in ("mallory\nroot", "mallory\troot", "mallory\x1b[2J", "m\u2028root", "x" * 65):
+        resp = api(session, attack.hub.url, "POST", "/users", json={"usernames": [name]})
+        assert resp.status_code == 400, (name, resp.status_code, resp.text)
+    names = {u["name"] for u in api(session, attack.hub.url, "GET", "/users").json()}
+    assert not [n for n in names if any(ord(ch) < 32 for ch in n)]
+    assert {e.pw_name for e in pwd.getpwall()} == before

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from heliohub.config.base import SecretRef, Strict
 
 Username = Annotated[str, Field(min_length=1, max_length=255)]
+
+# Letters and digits of any script, and . _ @ + - (e-mail addresses pass).
+DEFAULT_USERNAME_PATTERN = r"[\w][\w.@+-]*"
+DEFAULT_USERNAME_MAX_LENGTH = 64
+# C0 and C1 control characters and the Unicode line and paragraph separators, as regex escapes.
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+
+
+def fold_username(name: str) -> str:
+    """What JupyterHub's Authenticator.normalize_username does to every login name (and to
+    admin_users and allowed_users) before any check: lower-casing."""
+    return name.lower()
+
+
+def username_regex(pattern: str, max_length: int) -> str:
+    """The one expression every hub user name must match from start to end: no control
+    character, at most max_length characters, and the configured pattern."""
+    return rf"(?=[^{CONTROL_CHARACTERS}]{{1,{max_length}}}\Z)(?:{pattern})\Z"
 
 
 class AuthBase(Strict):
@@ -21,6 +40,24 @@ class AuthBase(Strict):
         "empty means any user the login method accepts; for oidc, cognito and github see "
         "allow_all",
     )
+    username_pattern: str = Field(
+        default=DEFAULT_USERNAME_PATTERN,
+        min_length=1,
+        description="regular expression every hub user name must match as a whole, after "
+        "lower-casing; any login type. Control characters are refused whatever it allows",
+    )
+    username_max_length: int = Field(
+        default=DEFAULT_USERNAME_MAX_LENGTH, ge=1, le=255, description="longest hub user name"
+    )
+
+    @field_validator("username_pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc}), got {value!r}") from None
+        return value
 
 
 class GroupsMixin(Strict):

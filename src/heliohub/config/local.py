@@ -39,7 +39,8 @@ class Local(Strict):
     isolation: Literal["auto", "none", "system-users"] = Field(
         default="auto",
         description="'none': everything runs as you; 'system-users': one OS user per hub user "
-        "(needs root); 'auto': system-users when run as root, else none",
+        "(needs root and a real login); 'auto': system-users when run as root with a login other "
+        "than shared-password, else none",
     )
     user_prefix: str = Field(
         default="jupyter-",

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from heliohub.config.auth import Auth, CognitoAuth, SharedPasswordAuth
+from heliohub.config.auth import (
+    Auth,
+    CognitoAuth,
+    SharedPasswordAuth,
+    fold_username,
+    username_regex,
+)
 from heliohub.config.aws import AWS
 from heliohub.config.base import Name, Strict
 from heliohub.config.compute import DEFAULT_IMAGE, Dask, Profile, _reference_profiles
@@ -44,6 +51,34 @@ class HubConfig(Strict):
     aws: AWS = AWS()
     kubernetes: Kubernetes = Kubernetes()
     local: Local = Local()
+
+    @model_validator(mode="after")
+    def _isolation(self) -> Self:
+        if isinstance(self.auth, SharedPasswordAuth) and self.local.isolation == "system-users":
+            raise ValueError(
+                "local.isolation: 'system-users' keeps users apart, but with auth.type "
+                "'shared-password' everyone knows the one password and can log in as anyone "
+                "(and every new name creates an OS account). Use a login that proves who a "
+                "person is (native, oidc, github or cognito), or isolation 'none' for one "
+                "trusted person or a demo"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _user_names(self) -> Self:
+        auth = self.auth
+        regex = re.compile(username_regex(auth.username_pattern, auth.username_max_length))
+        problems = [
+            f"auth.{field}: {name!r} is not a valid user name: it must match "
+            f"auth.username_pattern, have at most auth.username_max_length "
+            f"({auth.username_max_length}) characters and no control character"
+            for field in ("admin_users", "allowed_users")
+            for name in getattr(auth, field)
+            if not regex.match(fold_username(name))
+        ]
+        if problems:
+            raise ValueError(PROBLEM_SEPARATOR.join(problems))
+        return self
 
     @model_validator(mode="after")
     def _profiles(self) -> Self:

@@ -42,7 +42,7 @@ provider: local
 local:
   bind: 127.0.0.1:8000     # host:port of the public proxy; internal ports are chosen free
   data_dir: ./.heliohub    # homes, shared data, state, logs, secrets (relative to this file)
-  isolation: auto          # none | system-users | auto (system-users when run as root)
+  isolation: auto          # none | system-users | auto (system-users as root, real login)
 """
 
 _KUBERNETES = """\

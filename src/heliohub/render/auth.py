@@ -6,12 +6,19 @@ provider puts the secret into that environment variable of the hub process only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
 from heliohub.config import HubConfig
-from heliohub.config.auth import CognitoAuth, GitHubAuth, NativeAuth, OIDCAuth, SharedPasswordAuth
+from heliohub.config.auth import (
+    CognitoAuth,
+    GitHubAuth,
+    NativeAuth,
+    OIDCAuth,
+    SharedPasswordAuth,
+    username_regex,
+)
 from heliohub.config.base import SecretRef
 from heliohub.errors import ConfigError
 from heliohub.render.outputs import AWSOutputs
@@ -234,6 +241,20 @@ def auth_settings(
     client and domain. Without them those come from environment variables the aws provider
     sets from the user pool (see AuthSettings.generated).
     """
+    settings = _login_settings(config, public_url, outputs)
+    # One user-name policy for every login type: JupyterHub checks each normalized name (at
+    # login and when an admin creates a user) against Authenticator.username_pattern.
+    policy = {
+        "username_pattern": username_regex(
+            config.auth.username_pattern, config.auth.username_max_length
+        )
+    }
+    traitlets = dict(settings.traitlets)
+    traitlets["Authenticator"] = {**traitlets.get("Authenticator", {}), **policy}
+    return replace(settings, traitlets=traitlets)
+
+
+def _login_settings(config: HubConfig, public_url: str, outputs: AWSOutputs | None) -> AuthSettings:
     auth = config.auth
     common = _common(config)
     if isinstance(auth, SharedPasswordAuth):

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 from typing import Literal
 
-from heliohub.config import HubConfig
+from heliohub.config import REAL_AUTH_TYPES, HubConfig
 from heliohub.errors import UserError
 from heliohub.providers.local.users import foreign_accounts
 
@@ -19,10 +19,15 @@ _SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
 
 
 def resolve(config: HubConfig, euid: int) -> Isolation:
-    """`auto` is system-users when run as root, else none."""
+    """`auto` is system-users when run as root with a real login, else none.
+
+    With shared-password anyone may log in under any name, so separate OS users would
+    separate nothing: `auto` gives none (the config refuses an explicit system-users).
+    """
     wanted = config.local.isolation
     if wanted == "auto":
-        return "system-users" if euid == 0 else "none"
+        real_login = config.auth.type in REAL_AUTH_TYPES
+        return "system-users" if euid == 0 and real_login else "none"
     if wanted == "system-users" and euid != 0:
         raise UserError(
             "local.isolation: 'system-users' creates one OS user per hub user and runs their "
@@ -87,7 +92,7 @@ def fallback_reason(config: HubConfig, euid: int, data_dir: Path, bin_dir: Path)
 
     `auto` promises the safest mode that works; an explicit 'system-users' still fails hard.
     """
-    if config.local.isolation != "auto" or euid != 0:
+    if config.local.isolation != "auto" or resolve(config, euid) != "system-users":
         return None
     try:
         check_system_users(data_dir, bin_dir)
