@@ -202,8 +202,12 @@ def test_cognito_on_aws_from_stack_outputs() -> None:
 def test_cognito_on_aws_before_the_stacks_exist() -> None:
     settings = auth_settings(_cognito("aws"), HUB)
     generic = settings.traitlets["GenericOAuthenticator"]
-    # Domain prefix defaults to the deployment name, region to aws.region.
-    assert generic["token_url"] == "https://heliohub.auth.us-east-1.amazoncognito.com/oauth2/token"
+    # The domain prefix defaults to the name plus a hash of the domain (prefixes are unique
+    # across accounts), the same one the stack creates; the region to aws.region.
+    config = _cognito("aws")
+    prefix = config.cognito_domain_prefix()
+    assert prefix is not None and prefix.startswith("heliohub-") and prefix != "heliohub"
+    assert generic["token_url"] == f"https://{prefix}.auth.us-east-1.amazoncognito.com/oauth2/token"
     assert generic["client_id"] == EnvValue(CLIENT_ID_ENV)
     assert generic["logout_redirect_url"] == EnvValue(LOGOUT_URL_ENV)
     assert set(settings.generated) == {CLIENT_ID_ENV, CLIENT_SECRET_ENV, LOGOUT_URL_ENV}

@@ -126,13 +126,15 @@ def test_quotas_against_the_pools_maxima(aws: AWSClients) -> None:
 
 def test_cognito_domain_prefix(aws: AWSClients) -> None:
     """Emulator: a free prefix passes; one taken by another pool fails; one of this
-    deployment's own pool (by state or by tag) passes; reserved words fail."""
+    deployment's own pool (by state or by tag) passes."""
     cognito = config(domain="hub.example.org", auth={"type": "cognito", "admin_users": ["a@b.c"]})
+    prefix = cognito.cognito_domain_prefix()
+    assert prefix is not None
     assert pf.check_cognito_domain(cognito, aws, None).ok
 
     idp = aws.client("cognito-idp")
     other = idp.create_user_pool(PoolName="someone-else")["UserPool"]["Id"]
-    idp.create_user_pool_domain(Domain="helio", UserPoolId=other)
+    idp.create_user_pool_domain(Domain=prefix, UserPoolId=other)
     taken = pf.check_cognito_domain(cognito, aws, None)
     assert not taken.ok and other in taken.detail and "auth.domain_prefix" in taken.fix
     assert pf.check_cognito_domain(cognito, aws, other).ok  # recorded in our state
@@ -146,10 +148,43 @@ def test_cognito_domain_prefix(aws: AWSClients) -> None:
     )
     assert pf.check_cognito_domain(tagged, aws, None).ok
 
-    reserved = cognito.model_copy(
-        update={"auth": cognito.auth.model_copy(update={"domain_prefix": "my-cognito"})}
-    )
-    assert not pf.check_cognito_domain(reserved, aws, None).ok
+
+def test_default_cognito_prefix_is_not_the_bare_name() -> None:
+    """Prefixes are unique per region across all accounts: the default is the name plus a
+    hash of the domain, the same on every run, different for another domain."""
+    auth = {"type": "cognito", "admin_users": ["a@b.c"]}
+    one = config(domain="hub.example.org", auth=auth).cognito_domain_prefix()
+    assert one is not None and one != "helio" and one.startswith("helio-")
+    assert one == config(domain="hub.example.org", auth=auth).cognito_domain_prefix()
+    assert one != config(domain="hub.example.net", auth=auth).cognito_domain_prefix()
+    explicit = {**auth, "domain_prefix": "helio-login"}
+    assert config(domain="hub.example.org", auth=explicit).cognito_domain_prefix() == "helio-login"
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (
+            {"auth": {"type": "cognito", "admin_users": ["a"], "domain_prefix": "my-cognito"}},
+            "auth.domain_prefix",
+        ),
+        (
+            {"name": "aws-hub", "auth": {"type": "cognito", "admin_users": ["a"]}},
+            "auth.domain_prefix",
+        ),
+    ],
+)
+def test_reserved_words_in_the_prefix_are_refused_by_validate(
+    extra: dict[str, Any], problem: str
+) -> None:
+    """Offline, in the config model: an explicit prefix, or the default from the name."""
+    from heliohub.config import parse
+    from heliohub.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        parse({"name": "helio", "provider": "aws", "domain": "hub.example.org", **extra})
+    lines = [p for p in info.value.problems if "Cognito refuses" in p]
+    assert len(lines) == 1 and lines[0].startswith(problem), info.value.problems
 
 
 def test_hosted_zone(aws: AWSClients) -> None:
@@ -220,7 +255,7 @@ def test_validate_online_prints_each_check_and_fails(
         "pass instance types",
         "FAIL vCPU quotas",
         "fix: request increases in the Service Quotas console",
-        "pass Cognito domain: prefix 'helio' is free",
+        f"pass Cognito domain: prefix {cfg.cognito_domain_prefix()!r} is free",
         "pass Route53 zone: example.org",
         "pass Kubernetes version: 1.34",
     ):

@@ -155,6 +155,8 @@ def test_cluster_parameters_come_from_the_earlier_stacks(aws: AWSClients) -> Non
         "SecretsKeyArn": "arn:key",
         "UserPoolId": "pool-1",
         "DeployerPrincipalArn": "arn:aws:iam::123456789012:role/teams/Deployer",
+        # No cluster stack yet: every node group is created, with a DesiredSize.
+        **{f"NodePool{p}Exists": "false" for p in ("Services", "User", "Gpu", "Burst")},
     }
     template = json.loads(stages["cluster"].template)
     assert set(params) == set(template["Parameters"])  # every parameter is passed
@@ -164,3 +166,79 @@ def test_cluster_parameters_come_from_the_earlier_stacks(aws: AWSClients) -> Non
     )
     again = {s.key: s for s in hub_stages(admin)}["cluster"].parameters(ctx)
     assert again["DeployerPrincipalArn"] == ""  # one principal, one access entry
+
+
+def test_up_refuses_a_cognito_domain_prefix_taken_elsewhere(
+    aws: AWSClients, tmp_path: Path
+) -> None:
+    """Emulator: a prefix owned by another account's pool would fail the cluster stack after
+    EKS is up (and roll it all back); `up` checks it first and changes nothing."""
+    cfg = loaded(
+        tmp_path,
+        domain="hub.example.org",
+        auth={"type": "cognito", "admin_users": ["a@example.org"]},
+    )
+    prefix = cfg.config.cognito_domain_prefix()
+    assert prefix is not None and prefix != ts.NAME
+    idp = aws.client("cognito-idp")
+    other = idp.create_user_pool(PoolName="someone-else")["UserPool"]["Id"]
+    idp.create_user_pool_domain(Domain=prefix, UserPoolId=other)
+    provider = AWSProvider(
+        cfg,
+        SilentReporter(),
+        clients=aws,
+        stages=ts.stages(app_key="cluster"),
+        kubernetes_layer=None,
+        poll_seconds=0.02,
+    )
+    with pytest.raises(UserError, match=f"Cognito domain: prefix '{prefix}' is taken"):
+        provider.up(UpOptions())
+    assert aws.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def desired_size(template: dict[str, Any], pool: str, params: dict[str, str]) -> Any:
+    """The DesiredSize CloudFormation sends for a pool, given the stack parameters."""
+    props = template["Resources"][f"NodePool{pool}"]["Properties"]["ScalingConfig"]
+    value = props.get("DesiredSize")
+    if not isinstance(value, dict):
+        return value
+    condition, when_true, when_false = value["Fn::If"]
+    ref, literal = template["Conditions"][condition]["Fn::Equals"]
+    chosen = when_true if params[ref["Ref"]] == literal else when_false
+    return None if chosen == {"Ref": "AWS::NoValue"} else chosen
+
+
+def test_an_update_leaves_desired_size_to_the_autoscaler(aws: AWSClients) -> None:
+    """Emulator: once a node group exists, the cluster stack no longer sends DesiredSize, so an
+    unrelated `up` cannot scale a pool back to min_size under running users. A pool added
+    later is still created with one."""
+    config = HubConfig.model_validate(
+        {"name": "helio", "provider": "aws", "aws": {"admin_role_arns": []}}
+    )
+    # A deployed cluster stack whose outputs name two node groups (emulated: no EKS here).
+    cfn = aws.client("cloudformation")
+    cfn.create_stack(
+        StackName="helio-cluster",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"B": {"Type": "AWS::S3::Bucket"}},
+                "Outputs": {
+                    "NodePoolServicesName": {"Value": "helio-services-1"},
+                    "NodePoolUserName": {"Value": "helio-user-1"},
+                },
+            }
+        ),
+    )
+    stage = {s.key: s for s in hub_stages(config)}["cluster"]
+    ctx = StageContext(aws, SilentReporter())
+    ctx.outputs = {
+        "data": {"FileSystemId": "fs-1", "SecretsKeyArn": "arn:key"},
+        "network": {"VpcId": "vpc-1", "PrivateSubnetIds": "subnet-1,subnet-2"},
+    }
+    params = stage.parameters(ctx)
+    template = json.loads(stage.template)
+    assert desired_size(template, "User", params) is None
+    assert desired_size(template, "Services", params) is None
+    assert desired_size(template, "Gpu", params) == 0  # not created yet
+    first = {**params, **{k: "false" for k in params if k.endswith("Exists")}}
+    assert desired_size(template, "Services", first) == 1

@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cfnlint.api import ManualArgs, lint
@@ -18,8 +19,11 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from heliohub.config import HubConfig
 from heliohub.config.load import load
 from heliohub.providers.aws.dataloss import DATA_TYPES
+from heliohub.render.auth import auth_settings
 from heliohub.render.cloudformation import render_aws
 from heliohub.render.cloudformation.autoscaler import TEMPLATE_PREFIX
+from heliohub.render.helm import public_url
+from heliohub.render.outputs import AWSOutputs
 
 CONFIGS = Path(__file__).parent / "configs"
 SNAPSHOTS = Path(__file__).parents[1] / "snapshots" / "aws"
@@ -27,6 +31,11 @@ CASES = sorted(
     p.name.removeprefix("aws.happy.").removesuffix(".yaml") for p in CONFIGS.glob("*.yaml")
 )
 TAG = "heliohub:deployment"
+
+
+def outputs(region: str) -> AWSOutputs:
+    """What the stacks report once deployed: the app client exists."""
+    return AWSOutputs(region=region, user_pool_client_id="client-1", user_pool_domain="d")
 
 
 def config_of(case: str) -> HubConfig:
@@ -58,9 +67,14 @@ def test_cfn_lint_does_catch_a_broken_template() -> None:
     assert any(m.rule.severity == "error" for m in matches)
 
 
+def pretty(body: bytes) -> bytes:
+    """Snapshots hold the templates pretty-printed, so a change reads as a diff."""
+    return (json.dumps(json.loads(body), sort_keys=True, indent=2) + "\n").encode()
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_snapshots(case: str) -> None:
-    files = render_aws(config_of(case))
+    files = {path: pretty(body) for path, body in render_aws(config_of(case)).items()}
     folder = SNAPSHOTS / case
     if os.environ.get("HELIOHUB_UPDATE_SNAPSHOTS"):
         folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +94,8 @@ def test_render_is_deterministic_and_holds_no_secret(case: str) -> None:
         text = body.decode()
         assert "ClientSecret" not in text and "SecretString" not in text
         assert json.loads(text) == json.loads(text)  # valid JSON
-        assert text == json.dumps(json.loads(text), sort_keys=True, indent=2) + "\n"
+        # Minified: whitespace would count against CloudFormation's TemplateBody limit.
+        assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
 
 
 # -- invariants, checked on the fixture configs and on generated ones ----------------------------
@@ -157,9 +172,12 @@ def assert_cognito(templates: dict[str, dict[str, Any]], config: HubConfig) -> N
     (client,) = clients
     props = client["Properties"]
     assert props["CallbackURLs"] == [f"https://{config.domain}/hub/oauth_callback"]
-    assert props["LogoutURLs"] and all(
-        u.startswith(f"https://{config.domain}/") for u in props["LogoutURLs"]
-    )
+    # The hub's logout sends the browser to Cognito with a logout_uri that Cognito compares
+    # with these character for character; a near miss lands on Cognito's error page.
+    hub = auth_settings(config, public_url(config), outputs=outputs(region=config.aws.region))
+    logout = hub.traitlets["GenericOAuthenticator"]["logout_redirect_url"]
+    query = parse_qs(urlsplit(logout).query)
+    assert query["logout_uri"] == props["LogoutURLs"] == [f"{public_url(config)}/"]
     assert props["GenerateSecret"] is True and props["AllowedOAuthFlows"] == ["code"]
     (pool,) = pools
     assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
@@ -201,6 +219,9 @@ def assert_pools(templates: dict[str, dict[str, Any]], config: HubConfig) -> Non
             assert tags[f"{TEMPLATE_PREFIX}/resources/nvidia.com/gpu"] == str(pool.gpus_per_node)
             assert tags[f"{TEMPLATE_PREFIX}/taint/nvidia.com/gpu"] == "true:NoSchedule"
             assert props["AmiType"].endswith("_NVIDIA")
+            # The autoscaler's AWS provider knows GPU nodes by this label; without it a cold
+            # GPU start makes it add nodes again while the first ones boot.
+            assert props["Labels"]["k8s.amazonaws.com/accelerator"].startswith("nvidia")
         else:
             assert not any("nvidia.com/gpu" in k for k in tags)
 
@@ -231,6 +252,23 @@ def assert_cluster(templates: dict[str, dict[str, Any]], config: HubConfig) -> N
     ]
     assert {"Ref": "DeployerPrincipalArn"} in entries
     assert set(config.aws.admin_role_arns) <= {e for e in entries if isinstance(e, str)}
+    # NetworkPolicies are only enforced with the VPC CNI's policy agent on.
+    (cni,) = [
+        r["Properties"]
+        for r in res.values()
+        if r["Type"] == "AWS::EKS::Addon" and r["Properties"]["AddonName"] == "vpc-cni"
+    ]
+    assert json.loads(cni["ConfigurationValues"])["enableNetworkPolicy"] == "true"
+    # Hop limit 1: a pod is one hop further than its node, so it cannot read the node role.
+    templates_ = [r for r in res.values() if r["Type"] == "AWS::EC2::LaunchTemplate"]
+    assert len(templates_) == len(config.aws.node_pools)
+    for lt in templates_:
+        meta = lt["Properties"]["LaunchTemplateData"]["MetadataOptions"]
+        assert meta == {
+            "HttpEndpoint": "enabled",
+            "HttpPutResponseHopLimit": 1,
+            "HttpTokens": "required",
+        }
     mounts = [r for r in res.values() if r["Type"] == "AWS::EFS::MountTarget"]
     existing = config.aws.network.existing
     zones = len(existing.private_subnet_ids) if existing else config.aws.network.availability_zones

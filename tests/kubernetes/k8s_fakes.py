@@ -55,7 +55,12 @@ CONFIGS: dict[str, tuple[dict[str, Any], AWSOutputs | None]] = {
             "auth": {"type": "native", "admin_users": ["admin"]},
             "domain": "hub.example.org",
             "https": {"mode": "letsencrypt", "contact_email": "admin@example.org"},
-            "kubernetes": {"namespace": "hub", "storage_class": "nfs", "network_policy": False},
+            "kubernetes": {
+                "namespace": "hub",
+                "storage_class": "nfs",
+                "shared_storage_class": "nfs",
+                "network_policy": False,
+            },
             "storage": {"shared": {"enabled": True, "name": "efs"}},
         },
         None,

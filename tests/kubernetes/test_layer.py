@@ -282,7 +282,11 @@ def test_destroy_waits_until_the_load_balancer_is_gone(
     assert not any(r["Type"] == "CNAME" for r in sets)
     deleted = [j for j in journal if j.startswith("delete ")]
     assert "delete Secret heliohub-auth" in deleted
-    assert not any("PersistentVolume" in d or "Namespace" in d for d in deleted)
+    # On AWS the hub database's claim dies with the cluster: deleted here, its volume goes
+    # too (reclaim Delete) instead of leaking. Homes (EFS) and the namespace stay.
+    assert "delete PersistentVolumeClaim hub-db-dir" in deleted
+    kept = [d for d in deleted if d != "delete PersistentVolumeClaim hub-db-dir"]
+    assert not any("PersistentVolume" in d or "Namespace" in d for d in kept)
 
 
 def test_destroy_refuses_to_report_done_while_the_lb_lingers(

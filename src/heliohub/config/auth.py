@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Literal, Self
 
@@ -28,6 +29,31 @@ def username_regex(pattern: str, max_length: int) -> str:
     """The one expression every hub user name must match from start to end: no control
     character, at most max_length characters, and the configured pattern."""
     return rf"(?=[^{CONTROL_CHARACTERS}]{{1,{max_length}}}\Z)(?:{pattern})\Z"
+
+
+# Cognito refuses hosted-UI domain prefixes that contain these words.
+COGNITO_RESERVED_WORDS = ("aws", "amazon", "cognito")
+
+
+def reserved_domain_words(prefix: str, how: str) -> None:
+    """Raise the config problem when Cognito would refuse this prefix; how: where it came from."""
+    bad = [w for w in COGNITO_RESERVED_WORDS if w in prefix]
+    if bad:
+        raise ValueError(
+            f"Cognito refuses domain prefixes containing {', '.join(repr(w) for w in bad)}, "
+            f"got {prefix!r}{how}; choose a prefix without aws, amazon or cognito"
+        )
+
+
+def default_domain_prefix(name: str, domain: str) -> str:
+    """The deployment name plus a hash of the hub's domain.
+
+    Prefixes are unique per region across every AWS account, so the bare name would collide
+    with the next deployment called the same. The domain is the deployment's own (a DNS
+    name), and independent of account and region, so the prefix is stable across `up` runs
+    and machines.
+    """
+    return f"{name}-{hashlib.sha256(domain.encode()).hexdigest()[:8]}"
 
 
 class AuthBase(Strict):
@@ -191,8 +217,9 @@ class CognitoAuth(AuthBase, GroupsMixin, AllowRule):
     domain_prefix: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
-        description="the hosted UI domain prefix; on provider aws it defaults to the "
-        "deployment name and the pool is created by heliohub",
+        description="the hosted UI domain prefix, unique per region across all AWS accounts; "
+        "on provider aws it defaults to the deployment name plus a short hash of `domain` "
+        "(see default_domain_prefix) and the pool is created by heliohub",
     )
     region: str | None = Field(
         default=None,
@@ -220,6 +247,13 @@ class CognitoAuth(AuthBase, GroupsMixin, AllowRule):
         if "openid" not in self.scopes:
             raise ValueError("scopes must include 'openid'")
         return self
+
+    @field_validator("domain_prefix")
+    @classmethod
+    def _prefix_allowed(cls, value: str | None) -> str | None:
+        if value is not None:
+            reserved_domain_words(value, "")
+        return value
 
     def _allow_lists(self) -> dict[str, list[str]]:
         return {"allowed_users": self.allowed_users, "allowed_groups": self.allowed_groups}

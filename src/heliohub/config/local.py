@@ -78,5 +78,13 @@ class Kubernetes(Strict):
     storage_class: str | None = Field(
         default=None, description="StorageClass for homes; default the cluster's default"
     )
+    shared_storage_class: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$",
+        description="a StorageClass that offers ReadWriteMany (EFS, Filestore, Azure Files, an "
+        "NFS provisioner), for storage.shared on provider kubernetes. The default classes of "
+        "EKS, GKE, AKS, kind and k3s offer only ReadWriteOnce; without this class the shared "
+        "folder is off on provider kubernetes",
+    )
     home_size_gib: PositiveInt = 10
     network_policy: bool = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -11,7 +11,9 @@ from heliohub.config.auth import (
     Auth,
     CognitoAuth,
     SharedPasswordAuth,
+    default_domain_prefix,
     fold_username,
+    reserved_domain_words,
     username_regex,
 )
 from heliohub.config.aws import AWS
@@ -51,6 +53,22 @@ class HubConfig(Strict):
     aws: AWS = AWS()
     kubernetes: Kubernetes = Kubernetes()
     local: Local = Local()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_default(cls, data: Any) -> Any:
+        """On kubernetes the shared folder is off unless a ReadWriteMany class is named:
+        a ReadWriteMany claim on a cluster's default class stays Pending, and so would every
+        user server that mounts it."""
+        if not isinstance(data, dict) or data.get("provider") != "kubernetes":
+            return data
+        k8s, storage = data.get("kubernetes") or {}, data.get("storage") or {}
+        if not (isinstance(k8s, dict) and isinstance(storage, dict)):
+            return data
+        shared = storage.get("shared") or {}
+        if k8s.get("shared_storage_class") or not isinstance(shared, dict) or "enabled" in shared:
+            return data
+        return {**data, "storage": {**storage, "shared": {**shared, "enabled": False}}}
 
     @model_validator(mode="after")
     def _isolation(self) -> Self:
@@ -130,8 +148,30 @@ class HubConfig(Strict):
                     f"auth: cognito on provider {self.provider} needs {', '.join(missing)}; "
                     "only provider aws creates the user pool and app client itself"
                 )
+        if (
+            self.provider == "kubernetes"
+            and self.storage.shared.enabled
+            and not self.kubernetes.shared_storage_class
+        ):
+            raise ValueError(
+                "storage.shared.enabled: on provider kubernetes the shared folder needs "
+                "kubernetes.shared_storage_class, a StorageClass that offers ReadWriteMany (EFS, "
+                "Filestore, Azure Files, NFS); the default classes of EKS, GKE, AKS, kind and "
+                "k3s do not, and every user server would stay Pending. Set it, or set "
+                "storage.shared.enabled: false"
+            )
         if self.provider == "aws" and isinstance(self.auth, CognitoAuth) and not self.domain:
             raise ValueError("domain: required for cognito login on aws (callback URLs use it)")
+        prefix = self.cognito_domain_prefix()
+        if (
+            prefix is not None
+            and isinstance(self.auth, CognitoAuth)
+            and not self.auth.domain_prefix
+        ):
+            try:
+                reserved_domain_words(prefix, " (the default: name plus a hash of domain)")
+            except ValueError as exc:
+                raise ValueError(f"auth.domain_prefix: {exc}; set auth.domain_prefix") from None
         if self.provider == "aws":
             pools = {p.name for p in self.aws.node_pools}
             problems = [
@@ -150,6 +190,18 @@ class HubConfig(Strict):
             if problems:
                 raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
+
+    def cognito_domain_prefix(self) -> str | None:
+        """The hosted UI prefix of the user pool heliohub creates (aws, cognito); else the
+        configured one, or None."""
+        auth = self.auth
+        if not isinstance(auth, CognitoAuth):
+            return None
+        if auth.domain_prefix is not None:
+            return auth.domain_prefix
+        if self.provider == "aws" and auth.client_id is None and self.domain:
+            return default_domain_prefix(self.name, self.domain)
+        return None
 
     @property
     def default_profile(self) -> Profile:

@@ -21,7 +21,7 @@ culling:
   server_idle_timeout_s: 3600
 
 storage:
-  shared: {{enabled: true, name: shared}}   # a directory every user sees in their home
+{shared}
   s3_buckets: []                            # e.g. [{{name: my-data, access: read-only}}]
 
 # Server sizes offered at spawn time. Omit to get the HelioCloud reference sizes
@@ -85,8 +85,19 @@ _AUTH_EXTRA = {
 }
 
 
+_SHARED = "  shared: {enabled: true, name: shared}   # a directory every user sees in their home"
+# A ReadWriteMany claim on a cluster's default class never binds: the starter leaves it off.
+_SHARED_KUBERNETES = (
+    "  # A directory every user sees needs a ReadWriteMany StorageClass (EFS, Filestore, Azure\n"
+    "  # Files, NFS); the default classes of EKS, GKE, AKS, kind and k3s cannot provide one.\n"
+    "  # To turn it on, name the class as kubernetes.shared_storage_class.\n"
+    "  shared: {enabled: false, name: shared}"
+)
+
+
 def starter(provider: Literal["local", "aws", "kubernetes"], name: str = "heliohub") -> str:
     head = {"local": _LOCAL, "kubernetes": _KUBERNETES, "aws": _AWS}[provider]
     auth_type = {"local": "shared-password", "kubernetes": "native", "aws": "cognito"}[provider]
-    body = _COMMON.format(auth_type=auth_type, auth_extra=_AUTH_EXTRA[auth_type])
+    shared = _SHARED_KUBERNETES if provider == "kubernetes" else _SHARED
+    body = _COMMON.format(auth_type=auth_type, auth_extra=_AUTH_EXTRA[auth_type], shared=shared)
     return head.format(name=name) + "\n" + body

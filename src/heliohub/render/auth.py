@@ -96,11 +96,17 @@ def cognito_endpoint_base(auth: CognitoAuth, region: str, domain: str | None) ->
     return f"https://{host}"
 
 
+def cognito_sign_out_url(public_url: str) -> str:
+    """Where Cognito sends the browser after logout. Cognito compares it with the app client's
+    sign-out URLs character for character, so the client registers exactly this string."""
+    return f"{public_url.rstrip('/')}/"
+
+
 def cognito_logout_url(endpoint_base: str, client_id: str, public_url: str) -> str:
     """Cognito's logout endpoint; logout_uri must be among the app client's sign-out URLs."""
     return (
         f"{endpoint_base}/logout?client_id={quote(client_id, safe='')}"
-        f"&logout_uri={quote(public_url, safe='')}"
+        f"&logout_uri={quote(cognito_sign_out_url(public_url), safe='')}"
     )
 
 
@@ -155,7 +161,11 @@ def _cognito(
     region = auth.region or (outputs.region if outputs else None) or config.aws.region
     domain = auth.domain_prefix
     if domain is None and on_aws:
-        domain = outputs.user_pool_domain if outputs and outputs.user_pool_domain else config.name
+        domain = (
+            outputs.user_pool_domain
+            if outputs and outputs.user_pool_domain
+            else config.cognito_domain_prefix()
+        )
     base = cognito_endpoint_base(auth, region, domain)
 
     secrets: dict[str, SecretRef | None] = {}

@@ -67,13 +67,15 @@ def create(
     create_stack: bool,
     poll_seconds: float,
     sleep: Callable[[float], None] = time.sleep,
+    source: Callable[[str, str], dict[str, str]] | None = None,
 ) -> ChangeSet:
+    """source: TemplateBody or TemplateURL for (stack, template); default inline."""
     name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
     cfn.create_change_set(
         StackName=stack,
         ChangeSetName=name,
         ChangeSetType="CREATE" if create_stack else "UPDATE",
-        TemplateBody=template,
+        **(source(stack, template) if source else {"TemplateBody": template}),
         Parameters=as_params(parameters),
         Tags=as_tags(tags),
         Capabilities=["CAPABILITY_IAM"],

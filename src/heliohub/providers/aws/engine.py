@@ -25,7 +25,9 @@ from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.dataloss import classify
 from heliohub.providers.aws.events import SUCCESS, StackWatcher, describe_stack, in_progress
 from heliohub.providers.aws.stages import StackStage, StageContext
+from heliohub.providers.aws.template_store import TemplateStore
 from heliohub.providers.base import Plan, PlanChange, Reporter
+from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG
 
 
 class DeployEngine:
@@ -38,8 +40,12 @@ class DeployEngine:
         poll_seconds: float = 5.0,
         timeout_seconds: float = 3 * 3600,
         sleep: Callable[[float], None] = time.sleep,
+        template_store: TemplateStore | None = None,
     ) -> None:
         self.clients = clients
+        self.template_store = template_store or TemplateStore(
+            clients, tags.get(DEPLOYMENT_TAG, "heliohub")
+        )
         self.reporter = reporter
         self.stages = list(stages)
         self.tags = tags
@@ -86,6 +92,10 @@ class DeployEngine:
             return False
         return self._deployed_template(stage) == json.loads(stage.template)
 
+    def _source(self, stack: str, template: str) -> dict[str, str]:
+        """Inline when small enough; through the deployment's bucket otherwise."""
+        return self.template_store.source(stack, template)
+
     # -- plan ----------------------------------------------------------------------------------
 
     def plan(self) -> Plan:
@@ -129,6 +139,7 @@ class DeployEngine:
                 False,
                 self.poll_seconds,
                 self.sleep,
+                self._source,
             )
             if cs.changes:
                 self.cfn.delete_change_set(StackName=stage.stack_name, ChangeSetName=cs.name)
@@ -212,6 +223,7 @@ class DeployEngine:
             stack is None,
             self.poll_seconds,
             self.sleep,
+            self._source,
         )
         if not cs.changes:
             self.reporter.info(f"{stage.stack_name}: unchanged")

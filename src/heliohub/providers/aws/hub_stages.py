@@ -8,11 +8,12 @@ from heliohub.config import HubConfig
 from heliohub.errors import UserError
 from heliohub.providers.aws.asg_tags import tag_node_groups
 from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.aws.events import describe_stack
 from heliohub.providers.aws.stages import StackStage, StageContext
 from heliohub.render.cloudformation import cluster as cl
 from heliohub.render.cloudformation import template_body, templates
 from heliohub.render.cloudformation.naming import cluster_name, managed_cognito, stack_name
-from heliohub.render.cloudformation.nodegroups import pool_asg_tags, pool_id
+from heliohub.render.cloudformation.nodegroups import exists_parameter, pool_asg_tags, pool_id
 from heliohub.render.cloudformation.versions import ClusterVersions
 
 
@@ -39,6 +40,14 @@ def deployer_arn(clients: AWSClients) -> str:
             # Without iam:GetRole the path is unknown; an ARN without it is accepted too.
             return f"arn:{parts[1]}:iam::{account}:role/{role}"
     return arn
+
+
+def existing_node_groups(ctx: StageContext, stack: str) -> set[str]:
+    """The node group outputs of the deployed cluster stack: those groups exist already."""
+    deployed = describe_stack(ctx.clients.client("cloudformation"), stack)
+    if deployed is None:
+        return set()
+    return {o["OutputKey"] for o in deployed.get("Outputs", [])}
 
 
 def _same_principal(a: str, b: str) -> bool:
@@ -93,6 +102,9 @@ def hub_stages(config: HubConfig, versions: ClusterVersions | None = None) -> li
         auth = managed_cognito(config)
         if auth is not None:
             params["UserPoolId"] = auth.user_pool_id or data["UserPoolId"]
+        built = existing_node_groups(ctx, stack_name(config, "cluster"))
+        for pool in config.aws.node_pools:
+            params[exists_parameter(pool)] = "true" if f"{pool_id(pool)}Name" in built else "false"
         return params
 
     def tag_asgs(ctx: StageContext, outputs: dict[str, str]) -> None:

@@ -19,7 +19,6 @@ from heliohub.config.aws import NodePool
 from heliohub.errors import UserError
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.render.cloudformation.naming import (
-    COGNITO_RESERVED_WORDS,
     DEPLOYMENT_TAG,
     creates_user_pool,
     managed_cognito,
@@ -193,15 +192,10 @@ def check_cognito_domain(
     auth = managed_cognito(config)
     if auth is None or not creates_user_pool(config):
         return CheckResult("Cognito domain", True, "not created by heliohub (no managed user pool)")
-    prefix = auth.domain_prefix or config.name
-    bad = [w for w in COGNITO_RESERVED_WORDS if w in prefix]
-    if bad:
-        return CheckResult(
-            "Cognito domain",
-            False,
-            f"prefix {prefix!r} contains {', '.join(bad)}, which Cognito refuses",
-            "set auth.domain_prefix to a prefix without aws, amazon or cognito",
-        )
+    # Reserved words were refused by the config model already.
+    prefix = config.cognito_domain_prefix()
+    if prefix is None:
+        return CheckResult("Cognito domain", True, "no hosted UI domain to create")
     idp = clients.client("cognito-idp")
     desc = idp.describe_user_pool_domain(Domain=prefix).get("DomainDescription") or {}
     owner = desc.get("UserPoolId")

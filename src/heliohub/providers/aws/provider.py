@@ -22,6 +22,7 @@ from heliohub.providers.aws.engine import DeployEngine
 from heliohub.providers.aws.events import describe_stack, in_progress
 from heliohub.providers.aws.hub_stages import hub_stages, nodegroup_outputs
 from heliohub.providers.aws.preflight import (
+    check_cognito_domain,
     find_hosted_zone,
     offered_zones,
     prune_instance_types,
@@ -60,7 +61,7 @@ from heliohub.providers.base import (
     UpOptions,
 )
 from heliohub.render.auth import COGNITO_CLIENT_SECRET_FILE
-from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG
+from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG, creates_user_pool
 from heliohub.render.cloudformation.versions import ClusterVersions, config_versions
 from heliohub.render.outputs import AWSOutputs
 
@@ -333,8 +334,19 @@ class AWSProvider(Provider):
             )
         return plan
 
+    def _check_cognito_domain(self, engine: DeployEngine) -> None:
+        """A taken prefix would fail the cluster stack after EKS is up, and roll it all back."""
+        if not creates_user_pool(self.config):
+            return
+        data = next((s for s in engine.stages if s.key == "data"), None)
+        ours = (engine.stack_outputs(data) or {}).get("UserPoolId") if data else None
+        result = check_cognito_domain(self.config, self.clients, ours)
+        if not result.ok:
+            raise UserError(f"Cognito domain: {result.detail}; {result.fix}. Nothing was changed")
+
     def up(self, options: UpOptions) -> Status:
         with aws_errors():
+            self._check_cognito_domain(self.engine())
             upgrade = self.upgrade_plan()
             if upgrade is not None and upgrade.steps:
                 self._upgrade(upgrade, options)
@@ -363,6 +375,9 @@ class AWSProvider(Provider):
                 if layer is not None:
                     with self.reporter.stage("remove the Kubernetes layer"):
                         layer.destroy(delete_data=options.delete_data)
+            # CloudFormation keeps its own copy of every template; the uploads can go first.
+            if engine.template_store.delete():
+                self.reporter.info("deleted the template bucket")
             report = teardown.destroy(engine, options.delete_data, DEPLOYMENT_TAG, self.config.name)
             if options.delete_data:
                 (self.state_dir / "aws.json").unlink(missing_ok=True)

@@ -211,6 +211,12 @@ def _gone_or_going(clients: AWSClients, arn: str) -> str | None:
             meta = clients.client("kms").describe_key(KeyId=arn)["KeyMetadata"]
             if meta["KeyState"] == "PendingDeletion":
                 return f"KMS key scheduled for deletion ({meta.get('DeletionDate', 'soon')})"
+        if service == "ec2" and ":volume/" in arn:
+            # The hub database's volume: its claim was deleted, the EBS CSI driver deletes it.
+            volume_id = arn.rsplit("/", 1)[1]
+            found = clients.client("ec2").describe_volumes(VolumeIds=[volume_id])["Volumes"]
+            if found and found[0]["State"] in ("deleting", "deleted"):
+                return "EBS volume already being deleted"
         if service == "ec2" and ":instance/" in arn:
             instance_id = arn.rsplit("/", 1)[1]
             res = clients.client("ec2").describe_instances(InstanceIds=[instance_id])

@@ -50,6 +50,7 @@ from heliohub.render.helm.wiring import (
     ADDON_NAMESPACE,
     AUTH_SECRET,
     CHECK_TOKEN_KEY,
+    HUB_DB_PVC,
     HUB_SECRET,
     JUPYTERHUB_RELEASE,
     PROXY_PUBLIC_SERVICE,
@@ -318,6 +319,18 @@ class KubernetesLayer:
             )[0]
             if zone and self.route53.delete_if_pointing_at(zone, self.config.domain, lb):
                 self.reporter.info(f"deleted the DNS record {self.config.domain}")
+        if delete_data or self.aws:
+            # The chart keeps its database claim on uninstall (resource-policy keep); deleted
+            # while the cluster runs, its volume goes with it (reclaim policy Delete). On AWS
+            # the claim dies with the cluster anyway, so keeping it would only leak the volume.
+            with self.reporter.stage(f"delete PersistentVolumeClaim {HUB_DB_PVC}"):
+                self.kube.delete(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "PersistentVolumeClaim",
+                        "metadata": {"name": HUB_DB_PVC, "namespace": self.namespace},
+                    }
+                )
         rendered = self.render()
         for _name, objects in sorted(rendered.manifests.items(), reverse=True):
             for obj in reversed(objects):
@@ -332,7 +345,11 @@ class KubernetesLayer:
                 with self.reporter.stage(f"delete {obj['kind']} {obj['metadata']['name']}"):
                     self.kube.delete(obj)
         if not delete_data:
-            self.reporter.info("homes, shared data and the hub database are kept")
+            self.reporter.info(
+                "homes and shared data are kept; the hub database lives and dies with the cluster"
+                if self.aws
+                else "homes, shared data and the hub database are kept"
+            )
 
     # -- status, doctor, check ------------------------------------------------------------------
 

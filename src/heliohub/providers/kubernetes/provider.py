@@ -39,6 +39,16 @@ class KubernetesProvider(Provider):
         status = self.status()
         status.url = outcome.url
         status.notes = outcome.notes + status.notes
+        stuck = [c for c in status.components if c.name.startswith("pod ") and c.state != "running"]
+        if stuck:
+            # helm --wait saw the hub's pods ready; anything Pending now (a user server, a claim
+            # no class can provide, a node that never comes) is a deployment users cannot use.
+            raise UserError(
+                "the charts are installed, but not every pod runs:\n  "
+                + "\n  ".join(f"{c.name}: {c.state}, {c.detail}" for c in stuck)
+                + ("\n  " + "\n  ".join(status.notes) if status.notes else "")
+                + "\nSee `heliohub doctor`; run `heliohub up` again once the cause is fixed"
+            )
         return status
 
     def down(self, options: DownOptions) -> None:

@@ -39,9 +39,17 @@ def templates(
     return result
 
 
+# CloudFormation's limit on a template sent inline (TemplateBody); larger ones go through S3.
+TEMPLATE_BODY_LIMIT = 51_200
+
+
 def template_body(template: Template) -> str:
-    """Deterministic JSON: sorted keys, indent 2, trailing newline."""
-    return json.dumps(template.to_dict(), sort_keys=True, indent=2) + "\n"
+    """Deterministic, minified JSON (sorted keys): exactly the bytes sent to CloudFormation.
+
+    Minified because whitespace counts against TEMPLATE_BODY_LIMIT: pretty-printed, the
+    HelioCloud reference with 7 node pools is over it.
+    """
+    return json.dumps(template.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
 def render_aws(config: HubConfig) -> dict[str, bytes]:

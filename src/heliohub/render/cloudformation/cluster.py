@@ -7,6 +7,8 @@ outputs, or from `aws.network.existing`), so deleting and recreating it never to
 
 from __future__ import annotations
 
+import json
+
 from awacs import sts
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from troposphere import (
@@ -156,7 +158,14 @@ def cluster_template(config: HubConfig, versions: ClusterVersions | None = None)
     )
     # Nodes only become Ready with networking in place; DNS and the EFS driver need nodes.
     before_nodes = [
-        _addon(t, config, cluster, "vpc-cni"),
+        # The chart's NetworkPolicies are only enforced when the VPC CNI runs its policy agent.
+        _addon(
+            t,
+            config,
+            cluster,
+            "vpc-cni",
+            ConfigurationValues=json.dumps({"enableNetworkPolicy": "true"}),
+        ),
         _addon(t, config, cluster, "kube-proxy"),
         _addon(t, config, cluster, "eks-pod-identity-agent"),
     ]

@@ -33,9 +33,6 @@ EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 # Where the homes and the shared directory live on EFS; the access point roots every mount here.
 EFS_ROOT_PATH = "/heliohub"
 
-# Cognito refuses hosted-UI domain prefixes that contain these words.
-COGNITO_RESERVED_WORDS = ("aws", "amazon", "cognito")
-
 
 def stack_name(config: HubConfig, key: StackKey) -> str:
     return f"{config.name}-{key}"
@@ -64,14 +61,10 @@ def creates_user_pool(config: HubConfig) -> bool:
 
 
 def cognito_domain_prefix(config: HubConfig) -> str:
-    auth = managed_cognito(config)
-    prefix = (auth.domain_prefix if auth else None) or config.name
-    bad = [w for w in COGNITO_RESERVED_WORDS if w in prefix]
-    if bad:
-        raise UserError(
-            f"auth.domain_prefix: Cognito refuses domain prefixes containing {', '.join(bad)!r}, "
-            f"got {prefix!r}; set auth.domain_prefix to another value"
-        )
+    """The prefix the stack creates; the config model has already refused reserved words."""
+    prefix = config.cognito_domain_prefix()
+    if prefix is None:
+        raise UserError("auth.domain_prefix: no Cognito user pool domain to create")
     return prefix
 
 
@@ -82,8 +75,12 @@ def callback_url(config: HubConfig) -> str:
 
 def sign_out_urls(config: HubConfig) -> list[str]:
     """Where Cognito may send the browser after logout (`logout_uri` must be one of these)."""
-    domain = _domain(config)
-    return [f"https://{domain}/", f"https://{domain}/hub/login"]
+    from heliohub.render.auth import cognito_sign_out_url
+    from heliohub.render.helm import public_url
+
+    _domain(config)
+    # The very string the hub sends as logout_uri (Cognito matches it exactly).
+    return [cognito_sign_out_url(public_url(config))]
 
 
 def _domain(config: HubConfig) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from troposphere import GetAtt, Output, Ref, Template, ec2, eks
+from troposphere import Equals, GetAtt, If, Output, Parameter, Ref, Template, ec2, eks
 
 from heliohub.config import HubConfig
 from heliohub.config.aws import GPU_TAINT, NodePool
@@ -23,6 +23,23 @@ EKS_EFFECTS = {
     "NoExecute": "NO_EXECUTE",
 }
 GPU_LABEL = (GPU_TAINT.key, GPU_TAINT.value)
+# The cluster autoscaler's AWS provider recognises GPU nodes by this label (its GPULabel):
+# without it, pods pending for a GPU make it add nodes again while the first ones boot.
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+# The GPU of each family, in the names the autoscaler and GKE use.
+ACCELERATORS = {
+    "g4dn": "nvidia-tesla-t4",
+    "g5": "nvidia-a10g",
+    "g5g": "nvidia-t4g",
+    "g6": "nvidia-l4",
+    "g6e": "nvidia-l40s",
+    "gr6": "nvidia-l4",
+    "p3": "nvidia-tesla-v100",
+    "p3dn": "nvidia-tesla-v100",
+    "p4d": "nvidia-a100",
+    "p4de": "nvidia-a100",
+    "p5": "nvidia-h100",
+}
 
 # Graviton families: a digit then 'g' (m6g, c7gn, r8gd, t4g, g5g, x2gd), and a1.
 _ARM = re.compile(r"a1|[a-z]+\d+g[a-z]*")
@@ -32,13 +49,26 @@ def pool_id(pool: NodePool) -> str:
     return f"NodePool{logical_id(pool.name)}"
 
 
+def accelerator(pool: NodePool) -> str:
+    """The accelerator label's value: the pool's GPU model, or plain 'nvidia' when its
+    instance types mix models or are not in the table."""
+    models = {ACCELERATORS.get(t.split(".")[0], "nvidia") for t in pool.instance_types}
+    return models.pop() if len(models) == 1 else "nvidia"
+
+
 def pool_labels(pool: NodePool) -> dict[str, str]:
-    """The pool's labels, plus its name and (for GPU pools) the NVIDIA label."""
+    """The pool's labels, plus its name and (for GPU pools) the NVIDIA and accelerator labels."""
     labels = dict(pool.labels)
     labels[NODE_POOL_LABEL] = pool.name
     if pool.gpus_per_node:
         labels.setdefault(*GPU_LABEL)
+        labels.setdefault(ACCELERATOR_LABEL, accelerator(pool))
     return dict(sorted(labels.items()))
+
+
+def exists_parameter(pool: NodePool) -> str:
+    """The stack parameter that says the pool's node group exists already (set by the engine)."""
+    return f"{pool_id(pool)}Exists"
 
 
 def pool_taints(pool: NodePool) -> list[tuple[str, str, str]]:
@@ -116,9 +146,11 @@ def _node_group(
                         ),
                     )
                 ],
-                # IMDSv2 only; hop limit 2 as in EKS's own default launch template.
+                # IMDSv2 only, hop limit 1: a pod's packets take one more hop, so no notebook
+                # can fetch the node role's credentials. Pods get AWS access through Pod
+                # Identity, which does not use instance metadata.
                 MetadataOptions=ec2.MetadataOptions(
-                    HttpEndpoint="enabled", HttpTokens="required", HttpPutResponseHopLimit=2
+                    HttpEndpoint="enabled", HttpTokens="required", HttpPutResponseHopLimit=1
                 ),
                 TagSpecifications=[
                     ec2.TagSpecifications(ResourceType=kind, Tags=instance_tags)
@@ -131,6 +163,20 @@ def _node_group(
         )
     )
     taints = pool_taints(pool)
+    # DesiredSize belongs to the autoscaler once the group exists: sent on every update, it
+    # would reset the group to min_size and terminate the nodes users run on. CloudFormation
+    # does nothing when the property is removed, and creation needs all three sizes.
+    exists = t.add_parameter(
+        Parameter(
+            exists_parameter(pool),
+            Type="String",
+            Default="false",
+            AllowedValues=["true", "false"],
+            Description=f"whether node pool {pool.name} exists already (set by heliohub)",
+        )
+    )
+    new = f"{rid}IsNew"
+    t.add_condition(new, Equals(Ref(exists), "false"))
     ng = t.add_resource(
         eks.Nodegroup(
             rid,
@@ -142,7 +188,9 @@ def _node_group(
             AmiType=ami_type(pool),
             CapacityType="SPOT" if pool.capacity == "spot" else "ON_DEMAND",
             ScalingConfig=eks.ScalingConfig(
-                MinSize=pool.min_size, MaxSize=pool.max_size, DesiredSize=pool.min_size
+                MinSize=pool.min_size,
+                MaxSize=pool.max_size,
+                DesiredSize=If(new, pool.min_size, Ref("AWS::NoValue")),
             ),
             Labels=pool_labels(pool),
             Taints=[

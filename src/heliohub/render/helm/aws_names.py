@@ -19,6 +19,13 @@ def user_service_account() -> str:
     return USER_SERVICE_ACCOUNT
 
 
+def deployment_tag() -> str:
+    """The tag key every AWS resource of a deployment carries."""
+    from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG
+
+    return DEPLOYMENT_TAG
+
+
 def pool_labels(pool: NodePool) -> dict[str, str]:
     """The labels the node group puts on its nodes (the config's, plus the pool's name)."""
     from heliohub.render.cloudformation.nodegroups import pool_labels as labels

@@ -20,6 +20,8 @@ from heliohub.render.helm.wiring import (
 from heliohub.render.outputs import AWSOutputs
 
 MANAGED = {"app.kubernetes.io/managed-by": "heliohub"}
+# Tag on the hub database's EBS volume, so the teardown scan can tell it from a leak.
+HUB_DB_PURPOSE = ("heliohub:purpose", "hub-database")
 # EFS has no size; Kubernetes wants one.
 EFS_CAPACITY = "1Ti"
 SECRET_KEYS_ANNOTATION = "heliohub.io/keys"
@@ -95,14 +97,26 @@ def efs_storage(config: HubConfig, outputs: AWSOutputs | None) -> list[dict[str,
 
 
 def ebs_class(config: HubConfig) -> dict[str, Any]:
-    """For the hub's own database (sqlite wants a block device, not NFS)."""
+    """For the hub's own database (sqlite wants a block device, not NFS).
+
+    Delete, not Retain: the claim dies with the cluster, so a retained volume could never be
+    found again and would be billed forever. `down --delete-data` deletes the claim (and so the
+    volume) while the cluster runs; the deployment tag lets the teardown scan see any volume
+    that outlived its cluster.
+    """
     return {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
         "metadata": _meta(ebs_storage_class(config)),
         "provisioner": "ebs.csi.aws.com",
-        "parameters": {"type": "gp3", "encrypted": "true"},
-        "reclaimPolicy": "Retain",
+        "parameters": {
+            "type": "gp3",
+            "encrypted": "true",
+            # The EBS CSI driver's form for tags on the volumes it creates.
+            "tagSpecification_1": f"{aws_names.deployment_tag()}={config.name}",
+            "tagSpecification_2": f"{HUB_DB_PURPOSE[0]}={HUB_DB_PURPOSE[1]}",
+        },
+        "reclaimPolicy": "Delete",
         "volumeBindingMode": "WaitForFirstConsumer",
         "allowVolumeExpansion": True,
     }
@@ -113,8 +127,9 @@ def shared_pvc(config: HubConfig) -> dict[str, Any]:
         "accessModes": ["ReadWriteMany"],
         "resources": {"requests": {"storage": f"{config.kubernetes.home_size_gib}Gi"}},
     }
-    if config.kubernetes.storage_class:
-        spec["storageClassName"] = config.kubernetes.storage_class
+    # The config model requires a ReadWriteMany class for the shared folder on kubernetes.
+    if config.kubernetes.shared_storage_class:
+        spec["storageClassName"] = config.kubernetes.shared_storage_class
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",

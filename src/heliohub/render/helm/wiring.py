@@ -50,6 +50,8 @@ PROXY_HTTP_PORT = 8000
 AUTOHTTPS_COMPONENT = "autohttps"
 ACME_SECRET = "proxy-public-tls-acme"
 
+# The hub's database claim, created by the jupyterhub chart (hub.db.type sqlite-pvc).
+HUB_DB_PVC = "hub-db-dir"
 HOME_PVC = "heliohub-home"
 SHARED_PVC = "heliohub-shared"
 # Homes are `{escaped_username}`; escaped names never start with '_', so this cannot collide.
