@@ -197,7 +197,7 @@ def test_gateway_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert c.Proxy.address == "127.0.0.1:40003"
     assert c.Proxy.prefix == "/services/dask-gateway"
     assert c.LocalClusterConfig.scheduler_cmd == ["/venv/bin/dask", "scheduler"]
-    assert c.LocalClusterConfig.worker_cmd == ["/venv/bin/dask", "worker"]
+    assert c.LocalClusterConfig.worker_cmd == ["/venv/bin/dask", "worker", "--host", "127.0.0.1"]
     assert c.LocalClusterConfig.idle_timeout == 1800.0
     assert c.LocalClusterConfig.cluster_max_workers == 8
     assert c.LocalClusterConfig.environment == {"HELIOHUB_DEPLOYMENT_ID": "dep123"}

@@ -6,6 +6,8 @@ real and each expected to fail. Users A (alice) and B (bob), an admin (boss, by 
   same OS user. Every login gets its own account or is refused; none gets another's.
 - Names with control characters (a login through the identity provider, and an admin creating
   users) are refused by the one user-name policy.
+- Reaching other users' Dask processes over the network: schedulers and workers listen on
+  loopback only. Secrets in the environment of a process that is not the hub: none.
 - The log-directory swap: A replaces the `logs` directory of A's own Dask cluster with a link
   and scales the cluster. The gateway runs as root; nothing may be created as root where the
   link points, and no file of root's may appear anywhere A chose.
@@ -28,11 +30,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from auth.hub import api
 from auth.oidc import User
 from security_hub import ADMIN_GROUP, USER_GROUP, Matrix, open_matrix
 
+from heliohub.providers.local import processes
 from heliohub.providers.local.users import os_username, safe_name
 
 pytestmark = [
@@ -213,3 +217,71 @@ def test_names_with_control_characters_are_refused(attack: Matrix) -> None:
     names = {u["name"] for u in api(session, attack.hub.url, "GET", "/users").json()}
     assert not [n for n in names if any(ord(ch) < 32 for ch in n)]
     assert {e.pw_name for e in pwd.getpwall()} == before
+
+
+def test_workers_and_schedulers_listen_on_loopback_only(attack: Matrix) -> None:
+    a = _os_user(A)
+    attack.token(A)
+
+    async def scenario() -> None:
+        async with attack.gateway(A) as gateway:
+            name = await gateway.submit()
+            try:
+                deadline = time.monotonic() + 120
+                while (await gateway.get_cluster(name)).status.name != "RUNNING":
+                    assert time.monotonic() < deadline, "A's cluster did not start"
+                    await asyncio.sleep(0.5)
+                await gateway.scale_cluster(name, 1)
+                deadline = time.monotonic() + 120
+                while True:
+                    listening = _listening_as(attack, a.pw_uid)
+                    roles = {role for role, _ in listening}
+                    if {"scheduler", "worker"} <= roles:
+                        break
+                    assert time.monotonic() < deadline, f"only {roles} listen"
+                    await asyncio.sleep(0.3)
+                assert {address for _, address in listening} == {"127.0.0.1"}, listening
+            finally:
+                await gateway.stop_cluster(name)
+
+    asyncio.run(scenario())
+
+
+def _listening_as(m: Matrix, uid: int) -> list[tuple[str, str]]:
+    """(role, address) of every listening socket of the deployment's processes run by uid."""
+    found = []
+    for proc in m.hub.processes():
+        try:
+            if proc.uids().real != uid:
+                continue
+            role = processes.role(proc)
+            if role == "other":  # the worker process its nanny started
+                role = "worker"
+            found += [
+                (role, conn.laddr.ip)
+                for conn in proc.net_connections(kind="inet")
+                if conn.status == psutil.CONN_LISTEN
+            ]
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_hub_files_are_private_and_children_get_no_secret(attack: Matrix) -> None:
+    data = attack.hub.data_dir
+    for private in (data / "logs" / "jupyterhub.log", data / "state" / "jupyterhub.sqlite"):
+        st = private.stat()
+        assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600), private
+    secrets_by_name = {
+        "OAUTH_CLIENT_SECRET": (attack.workdir / "client-secret").read_text().strip(),
+        "HELIOHUB_CHECK_TOKEN": (data / "secrets" / "check-service-token").read_text().strip(),
+    }
+    hub_pid = json.loads((data / "state" / "deployment.json").read_text())["hub_pid"]
+    children = [p for p in attack.hub.processes() if p.pid != hub_pid]
+    roles = {processes.cmdline(p) for p in children}
+    assert any("configurable-http-proxy" in r for r in roles), roles
+    for proc in children:
+        environ = proc.environ()
+        for name, value in secrets_by_name.items():
+            assert name not in environ, (name, processes.cmdline(proc))
+            assert value not in "\0".join(environ.values()), (name, processes.cmdline(proc))

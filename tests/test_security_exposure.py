@@ -224,3 +224,8 @@ def test_tls_from_files_serves_https_and_a_real_login(
     # The login cookie is marked Secure on an HTTPS hub.
     login_cookies = [c for c in session.cookies if c.name.startswith("jupyterhub-")]
     assert login_cookies and all(c.secure for c in login_cookies)
+    # So is the XSRF cookie, and the hub tells browsers to keep to HTTPS for this host.
+    page = requests.get(f"{hub.url}/hub/login", verify=str(cert), timeout=30)
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    xsrf = [c for c in page.cookies if c.name == "_xsrf"]
+    assert xsrf and all(c.secure for c in xsrf)

@@ -36,6 +36,8 @@ RUNTIME_ENV = {
     "HELIOHUB_CHECK_TOKEN": "token of the heliohub-check service",
     "HELIOHUB_USERS_TOKEN": "token of the heliohub-users service",
 }
+# The ones of RUNTIME_ENV that are secrets.
+SECRET_ENV = ["HELIOHUB_CHECK_TOKEN", "HELIOHUB_USERS_TOKEN"]
 HTTPS_ENV = {
     "HELIOHUB_SSL_CERT": "certificate file served by the proxy",
     "HELIOHUB_SSL_KEY": "its key",
@@ -140,6 +142,11 @@ c.ConfigurableHTTPProxy.command = [env["HELIOHUB_PROXY_COMMAND"]]
         out += """\
 c.JupyterHub.ssl_cert = env["HELIOHUB_SSL_CERT"]
 c.JupyterHub.ssl_key = env["HELIOHUB_SSL_KEY"]
+# Browsers keep to HTTPS for this host, and send the XSRF cookie over HTTPS only.
+c.JupyterHub.tornado_settings = {
+    "headers": {"Strict-Transport-Security": "max-age=31536000"},
+    "xsrf_cookie_kwargs": {"secure": True},
+}
 """
         # configurable-http-proxy's redirect listener takes no address: it listens on every
         # interface, so it is only added when the hub itself is bound to every interface.
@@ -306,6 +313,15 @@ c.JupyterHub.services = [
 """
 
 
+def _forget_secrets(config: HubConfig) -> str:
+    names = [*SECRET_ENV, *auth_settings(config, public_url(config)).secrets]
+    return f"""
+# Every secret is in the config now. The proxy inherits the hub's environment: it gets none.
+for name in {_py(names)}:
+    env.pop(name, None)
+"""
+
+
 def _hub_config(config: HubConfig) -> bytes:
     return _lines(
         _header(config, "JupyterHub config"),
@@ -314,6 +330,7 @@ def _hub_config(config: HubConfig) -> bytes:
         _auth(config),
         _spawner(config),
         _services(config),
+        _forget_secrets(config),
     )
 
 
@@ -360,7 +377,9 @@ c.LocalBackend.sigterm_timeout = 5
 # Both backends derive from LocalBackend; 0: no limit.
 c.LocalBackend.max_clusters_per_user = {dask.max_clusters_per_user or 0}
 c.LocalClusterConfig.scheduler_cmd = [os.path.join(bin_dir, "dask"), "scheduler"]
-c.LocalClusterConfig.worker_cmd = [os.path.join(bin_dir, "dask"), "worker"]
+# Schedulers listen on loopback already (the backend's default host); workers and their
+# nannies would listen on every interface without --host.
+c.LocalClusterConfig.worker_cmd = [os.path.join(bin_dir, "dask"), "worker", "--host", "127.0.0.1"]
 c.LocalClusterConfig.environment = {{"HELIOHUB_DEPLOYMENT_ID": deployment_id}}
 c.LocalClusterConfig.idle_timeout = {float(dask.cluster_idle_timeout_s)!r}  # 0: never
 c.LocalClusterConfig.cluster_max_workers = {dask.max_workers_per_cluster}

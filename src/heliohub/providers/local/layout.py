@@ -56,6 +56,11 @@ class Layout:
         return self.state_dir / "os-users.json"
 
     @property
+    def hub_db(self) -> Path:
+        # Named in the generated jupyterhub_config.py.
+        return self.state_dir / "jupyterhub.sqlite"
+
+    @property
     def hub_log(self) -> Path:
         return self.logs_dir / "jupyterhub.log"
 

@@ -308,8 +308,14 @@ class LocalProvider(Provider):
         hub_config = self.layout.rendered_dir / "local" / "jupyterhub_config.py"
         env = self._hub_env(iso, dep_id, ports, proxy_cmd) | secrets_env
         with self.reporter.stage("start hub"):
-            with self.layout.hub_log.open("a") as log:
-                log.write(f"---- heliohub up {time.strftime('%Y-%m-%d %H:%M:%S')} ----\n")
+            # The hub's log and database are for root (or the user running heliohub) only.
+            for private in (self.layout.hub_log, self.layout.hub_db):
+                fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+                os.fchmod(fd, 0o600)
+                if private == self.layout.hub_log:
+                    stamp = f"---- heliohub up {time.strftime('%Y-%m-%d %H:%M:%S')} ----\n"
+                    os.write(fd, stamp.encode())
+                os.close(fd)
             pid = processes.start_detached(
                 [str(self.bin_dir / "jupyterhub"), "-f", str(hub_config)],
                 env=env,
