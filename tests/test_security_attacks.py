@@ -7,7 +7,8 @@ real and each expected to fail. Users A (alice) and B (bob), an admin (boss, by 
 - Names with control characters (a login through the identity provider, and an admin creating
   users) are refused by the one user-name policy.
 - Reaching other users' Dask processes over the network: schedulers and workers listen on
-  loopback only. Secrets in the environment of a process that is not the hub: none.
+  loopback only. Secrets in the environment of a process that is not the hub, or in any
+  command line: none.
 - The log-directory swap: A replaces the `logs` directory of A's own Dask cluster with a link
   and scales the cluster. The gateway runs as root; nothing may be created as root where the
   link points, and no file of root's may appear anywhere A chose.
@@ -285,3 +286,7 @@ def test_hub_files_are_private_and_children_get_no_secret(attack: Matrix) -> Non
         for name, value in secrets_by_name.items():
             assert name not in environ, (name, processes.cmdline(proc))
             assert value not in "\0".join(environ.values()), (name, processes.cmdline(proc))
+    # Command lines are visible to every local user (without hidepid): none holds a secret.
+    for proc in attack.hub.processes():
+        for name, value in secrets_by_name.items():
+            assert value not in processes.cmdline(proc), (name, proc.pid)
