@@ -23,7 +23,14 @@ from heliohub.providers.base import (
     Status,
     UpOptions,
 )
-from heliohub.providers.local import exposure, isolation, offline_checks, processes, state
+from heliohub.providers.local import (
+    exposure,
+    hub_db,
+    isolation,
+    offline_checks,
+    processes,
+    state,
+)
 from heliohub.providers.local import secrets as secret_files
 from heliohub.providers.local.layout import Layout
 from heliohub.providers.local.logs import read_logs
@@ -230,6 +237,14 @@ class LocalProvider(Provider):
         env.update(self._tls_files())
         return env
 
+    def _tool_env(self) -> dict[str, str]:
+        """For JupyterHub's own commands run by heliohub (version, upgrade-db)."""
+        env = {"PATH": f"{self.bin_dir}{os.pathsep}{self.environ.get('PATH', os.defpath)}"}
+        for name in ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"):
+            if name in self.environ:
+                env[name] = self.environ[name]
+        return env
+
     def _log_tail(self, lines: int = 25) -> str:
         try:
             text = self.layout.hub_log.read_text(errors="replace")
@@ -259,6 +274,8 @@ class LocalProvider(Provider):
             self.reporter.info("already running; nothing to do (`heliohub down` stops it)")
             return self.status()
         self._preflight(iso)
+        # Before a hub of another JupyterHub version touches the database: back up, migrate.
+        hub_db.ensure_current(self.layout, self.bin_dir, self._tool_env(), self.reporter)
         run: state.RunState | None = None
         try:
             run = self._start(iso)
