@@ -123,6 +123,8 @@ def test_shared_password_add_login_group_admin_remove(shared: Hub) -> None:
 
 
 def test_native_signup_approve_login_admin_remove(native: Hub) -> None:
+    # The configured admin is a hub user with no password until they sign up or are added.
+    assert listed(native)[ADMIN[0]]["status"] == "no password yet"
     # Someone signs up; heliohub lists the request, and approval lets them in.
     signup(native, "bob", "bob-native-password-1")
     assert listed(native)["bob"]["status"] == "pending approval"
@@ -130,6 +132,9 @@ def test_native_signup_approve_login_admin_remove(native: Hub) -> None:
     assert page.status_code == 403
     assert "approved bob" in users(native, "approve", "bob").stdout
     assert listed(native)["bob"]["status"] == "active"
+    # Known to the hub from approval on, before any login: groups can be set already.
+    users(native, "groups", "add", "bob", "team")
+    assert listed(native)["bob"]["groups"] == ["team"]
     assert logged_in_as(native, "bob", "bob-native-password-1")["admin"] is False
     assert "approved already" in users(native, "approve", "bob").stdout
 

@@ -67,7 +67,8 @@ def list_users(config: ConfigOption = None, as_json: Json = False) -> None:
         table.add_column(col)
     for a in accounts:
         admin = "?" if a.admin is None else ("yes" if a.admin else "")
-        table.add_row(a.name, admin, a.status, ", ".join(a.groups), a.last_activity or "")
+        when = (a.last_activity or "")[:16].replace("T", " ")
+        table.add_row(a.name, admin, a.status, ", ".join(a.groups), when)
     if accounts:
         console.print(table)
     for note in d.notes():

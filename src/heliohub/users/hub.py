@@ -73,7 +73,10 @@ class HubDirectory(Directory):
         if self.native is not None:
             approved = self.native.all()
             for account in accounts:
-                if account.name in approved and not approved[account.name]:
+                if account.name not in approved:
+                    # e.g. a configured admin: signs up (approved at once) or is added
+                    account.status = "no password yet"
+                elif not approved[account.name]:
                     account.status = "pending approval"
             accounts += [
                 Account(name=name, admin=False, status="pending approval" if not ok else "active")
@@ -159,7 +162,7 @@ class HubDirectory(Directory):
                 "they are in auth.admin_users of the config, which the hub applies at every "
                 "start; remove them there and run `heliohub up`",
             )
-        if self.api.user(name) is None:
+        if not self._ensure_hub_user(name):
             raise self.refuse(f"change {name}", "no such user; add them first")
         self.api.call("PATCH", f"/users/{_q(name)}", {"admin": admin})
         return Outcome(message=f"{name} is {'now' if admin else 'no longer'} an admin")
@@ -168,9 +171,22 @@ class HubDirectory(Directory):
         name = self.normalize(name)
         if self.native is None:
             return super().approve(name)
-        if not self.native.approve(name):
+        newly = self.native.approve(name)
+        # The hub itself knows an account only from its first login; make it known now, so
+        # it can be put in groups or made admin before then.
+        self._ensure_hub_user(name)
+        if not newly:
             return Outcome(message=f"{name} was approved already")
         return Outcome(message=f"approved {name}; they can log in now")
+
+    def _ensure_hub_user(self, name: str) -> bool:
+        """Create the hub user of an existing native account; False if there is neither."""
+        if self.api.user(name) is not None:
+            return True
+        if self.native is not None and name in self.native.all():
+            self.api.call("POST", f"/users/{_q(name)}")
+            return True
+        return False
 
     def groups(self) -> dict[str, list[str]]:
         return {g["name"]: sorted(g.get("users", [])) for g in self.api.groups()}
@@ -186,7 +202,7 @@ class HubDirectory(Directory):
     def join(self, name: str, group: str) -> Outcome:
         self._groups_here()
         name = self.normalize(name)
-        if self.api.user(name) is None:
+        if not self._ensure_hub_user(name):
             raise self.refuse(f"add {name} to {group}", "no such user; add them first")
         if group not in self.groups():
             self.api.call("POST", f"/groups/{_q(group)}")
