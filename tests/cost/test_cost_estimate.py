@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from heliohub.config.load import load, parse
+from heliohub.config.load import load, parse, read_yaml
 from heliohub.cost.estimate import estimate
 from heliohub.cost.prices import shipped_prices, shipped_regions
 from heliohub.errors import UserError
@@ -159,3 +159,14 @@ def test_instance_type_outside_the_table_points_to_online() -> None:
     )
     with pytest.raises(UserError, match=r"c7i\.large.*--online"):
         estimate(config, shipped_prices("us-east-1"))
+
+
+def test_extended_support_policy_names_its_price_and_date() -> None:
+    data = read_yaml(CONFIGS / "aws.happy.heliocloud.yaml")
+    data["aws"]["support_policy"] = "extended"
+    result = estimate(parse(data), shipped_prices("us-east-1"))
+    # 1.34 leaves standard support on 2026-12-02; then $0.60/h instead of $0.10/h: +$365.00
+    (line,) = [a for a in result.assumptions if a.startswith("support_policy extended")]
+    assert "after 2026-12-02" in line and "$0.60/h" in line and "$365.00 more a month" in line
+    plain = estimate(_reference(), shipped_prices("us-east-1"))
+    assert not any(a.startswith("support_policy") for a in plain.assumptions)

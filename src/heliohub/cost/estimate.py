@@ -226,6 +226,22 @@ def estimate(
         "whichever is larger (GPU profiles: their GPU share), with nodes fully packed",
         spot,
     ]
+    if config.aws.support_policy == "extended":
+        from heliohub.eks_releases import CALENDAR
+
+        minor = config.aws.kubernetes_version
+        release = CALENDAR.get(minor)
+        when = (
+            f"after {release.end_of_standard_support.isoformat()}, when Kubernetes {minor} "
+            "leaves standard support"
+            if release
+            else f"once Kubernetes {minor} leaves standard support"
+        )
+        extra = (prices.eks_extended_cluster_hour - prices.eks_cluster_hour) * HOURS_PER_MONTH
+        assumptions.append(
+            f"support_policy extended: {when}, the control plane costs "
+            f"{_money(prices.eks_extended_cluster_hour)}/h, {_money(extra)} more a month"
+        )
     return Estimate(
         region=prices.region,
         source=prices.source,

@@ -174,7 +174,7 @@ def online_prices(
     efs = get("AmazonEFS", where)
     ebs = get("AmazonEC2", [*where, f("productFamily", "Storage"), f("volumeApiName", "gp3")])
     ipv4 = get("AmazonVPC", where)
-    # KMS and Cognito are priced per key and per active user everywhere; the table has them.
+    # KMS, Cognito and EKS extended support cost the same everywhere; the table has them.
     fixed = _fixed_prices()
     eks_usage = "*AmazonEKS-Hours:perCluster"
     return Prices(
@@ -195,6 +195,7 @@ def online_prices(
             efs, "EFS Standard storage", "GB-Mo", usagetype="*TimedStorage-ByteHrs"
         ),
         ebs_gp3_gib_month=price_of(ebs, "EBS gp3 storage", "GB-Mo", volumeApiName="gp3"),
+        eks_extended_cluster_hour=fixed["eks_extended_cluster_hour"],
         kms_key_month=fixed["kms_key_month"],
         cognito_free_mau=fixed["cognito_free_mau"],
         cognito_mau=fixed["cognito_mau"],
@@ -207,6 +208,7 @@ def _fixed_prices() -> dict[str, Any]:
     return {
         "spot_fraction": table.spot_fraction,
         "kms_key_month": table.kms_key_month,
+        "eks_extended_cluster_hour": table.eks_extended_cluster_hour,
         "cognito_free_mau": table.cognito_free_mau,
         "cognito_mau": table.cognito_mau,
     }

@@ -31,6 +31,9 @@ class Prices(BaseModel):
     date: str
     spot_fraction: float = Field(description="spot price as a fraction of on-demand, when unknown")
     eks_cluster_hour: float
+    eks_extended_cluster_hour: float = Field(
+        description="a control plane whose version is in extended support"
+    )
     nat_gateway_hour: float
     nat_gateway_gb: float
     load_balancer_hour: float
