@@ -59,12 +59,6 @@ def test_shared_password_admins_are_made_in_the_config() -> None:
         users.add("bob", admin=True)
 
 
-def test_hub_logins_off_local_point_to_the_admin_page(tmp_path: Path) -> None:
-    config = parse({"provider": "kubernetes", "auth": GITHUB})
-    with pytest.raises(UserError, match=r"/hub/admin"):
-        directory(LoadedConfig(config, tmp_path / "h.yaml", tmp_path))
-
-
 def test_external_cognito_pool_needs_its_id(tmp_path: Path) -> None:
     config = parse(
         {

@@ -44,6 +44,10 @@ class HubDirectory(Directory):
                 f"accounts and passwords live at {owner}: create, disable and reset them there; "
                 "here are the hub's users and admin flags"
             )
+        if isinstance(self.auth, NativeAuth) and self.native is None:
+            notes.append(
+                "native: sign-up requests and their approval are on the hub's /hub/authorize page"
+            )
         if isinstance(self.auth, SharedPasswordAuth):
             notes.append(
                 "shared-password: everyone logs in with the one password; admins are "
@@ -87,7 +91,16 @@ class HubDirectory(Directory):
 
     # -- actions -------------------------------------------------------------------------------
 
+    def _native_unreachable(self, action: str) -> None:
+        if isinstance(self.auth, NativeAuth) and self.native is None:
+            raise self.refuse(
+                action,
+                "NativeAuthenticator keeps its accounts in the hub's database inside the hub "
+                "pod; people sign up at /hub/signup and admins approve them at /hub/authorize",
+            )
+
     def add(self, name: str, admin: bool = False) -> Outcome:
+        self._native_unreachable("add native accounts from here")
         name = self.normalize(name)
         if admin:
             self._admin_allowed(name)
@@ -169,6 +182,7 @@ class HubDirectory(Directory):
 
     def approve(self, name: str) -> Outcome:
         name = self.normalize(name)
+        self._native_unreachable("approve sign-ups from here")
         if self.native is None:
             return super().approve(name)
         newly = self.native.approve(name)

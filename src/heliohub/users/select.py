@@ -35,7 +35,10 @@ def cognito_pool_id(loaded: LoadedConfig, clients: object) -> str:
     raise UserError(f"no user pool yet: stack {name} has none; run `heliohub up` first")
 
 
-def directory(loaded: LoadedConfig, aws_clients: object | None = None) -> Directory:
+def directory(
+    loaded: LoadedConfig, aws_clients: object | None = None, layer: object | None = None
+) -> Directory:
+    """aws_clients and layer stand in for the real AWS clients and Kubernetes layer (tests)."""
     config = loaded.config
     auth = config.auth
     if isinstance(auth, CognitoAuth):
@@ -46,11 +49,13 @@ def directory(loaded: LoadedConfig, aws_clients: object | None = None) -> Direct
         clients = aws_clients or AWSClients(region=region)
         pool = cognito_pool_id(loaded, clients)
         return CognitoDirectory(clients.client("cognito-idp"), pool, auth, region)  # type: ignore[attr-defined]
+
+    from heliohub.users.hub import HubDirectory, native_of
+    from heliohub.users.hubapi import HubAPI
+
     if config.provider == "local":
         from heliohub.providers.base import SilentReporter
         from heliohub.providers.local.provider import LocalProvider
-        from heliohub.users.hub import HubDirectory, native_of
-        from heliohub.users.hubapi import HubAPI
 
         provider = LocalProvider(loaded, SilentReporter())
         url, token = provider.users_api()
@@ -58,7 +63,33 @@ def directory(loaded: LoadedConfig, aws_clients: object | None = None) -> Direct
         # public host, so it is not verified here.
         api = HubAPI(url, token, verify_tls=False)
         return HubDirectory(config, api, native_of(config, provider.hub_database))
-    raise UserError(
-        f"`heliohub users` manages {auth.type} logins on provider local, and Cognito logins "
-        f"anywhere; on provider {config.provider} use the hub's admin page (/hub/admin)"
+    # Kubernetes and AWS: the public URL and the admin token the chart generated. The hub's
+    # database is inside its pod, out of reach: native sign-ups are approved on /hub/authorize.
+    hub_layer = layer or _kubernetes_layer(loaded)
+    api = HubAPI(hub_layer.hub_url(), hub_layer.users_token())  # type: ignore[attr-defined]
+    return HubDirectory(config, api, None)
+
+
+def _kubernetes_layer(loaded: LoadedConfig) -> object:
+    from heliohub.providers.base import SilentReporter
+    from heliohub.providers.kubernetes.layer import KubernetesLayer
+
+    config = loaded.config
+    if config.provider == "kubernetes":
+        return KubernetesLayer(
+            loaded, SilentReporter(), outputs=None, state_dir=loaded.data_dir / "kubernetes"
+        )
+    from heliohub.providers.aws.clients import AWSClients
+    from heliohub.providers.aws.state import read_outputs
+
+    state_dir = loaded.data_dir / "state"
+    outputs = read_outputs(state_dir)
+    if outputs is None or not outputs.cluster_name:
+        raise UserError("no cluster recorded in the state directory yet; run `heliohub up` first")
+    return KubernetesLayer(
+        loaded,
+        SilentReporter(),
+        outputs=outputs,
+        state_dir=state_dir,
+        aws_session=AWSClients(region=config.aws.region).session(),
     )

@@ -54,6 +54,7 @@ from heliohub.render.helm.wiring import (
     HUB_SECRET,
     JUPYTERHUB_RELEASE,
     PROXY_PUBLIC_SERVICE,
+    USERS_TOKEN_KEY,
 )
 from heliohub.render.outputs import AWSOutputs
 
@@ -408,11 +409,18 @@ class KubernetesLayer:
         return run_check(self.hub_url(), self.check_token())
 
     def check_token(self) -> str:
+        return self._service_token(CHECK_TOKEN_KEY)
+
+    def users_token(self) -> str:
+        """The admin token of the heliohub-users service (`heliohub users`)."""
+        return self._service_token(USERS_TOKEN_KEY)
+
+    def _service_token(self, key: str) -> str:
         data = self.kube.read_secret(self.namespace, HUB_SECRET) or {}
-        token = data.get(CHECK_TOKEN_KEY)
+        token = data.get(key)
         if not token:
             raise UserError(
-                f"no {CHECK_TOKEN_KEY} in Secret {HUB_SECRET} of namespace {self.namespace}: is "
+                f"no {key} in Secret {HUB_SECRET} of namespace {self.namespace}: is "
                 "the hub installed? Run `heliohub up`."
             )
         return token

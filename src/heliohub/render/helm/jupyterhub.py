@@ -23,6 +23,7 @@ from heliohub.render.helm.wiring import (
     PROXY_PUBLIC_SERVICE,
     SHARED_PVC,
     SHARED_SUBPATH,
+    USERS_SERVICE,
 )
 
 # Kept on `helm uninstall`, so `down` then `up` finds the hub's users again.
@@ -177,6 +178,8 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
                 "url": f"http://{GATEWAY_TRAEFIK_SERVICE}:{GATEWAY_TRAEFIK_PORT}",
             },
             CHECK_SERVICE: {"display": False},
+            # An admin role in loadRoles would pin the admins to admin_users at every start.
+            USERS_SERVICE: {"display": False, "admin": True},
         },
         "loadRoles": {
             "user": {

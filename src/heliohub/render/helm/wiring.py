@@ -37,6 +37,10 @@ CHECK_SCOPES = (
     GATEWAY_SCOPE,
 )
 
+# `heliohub users`: an admin service, since JupyterHub lets only admins grant admin rights.
+USERS_SERVICE = "heliohub-users"
+USERS_TOKEN_KEY = f"hub.services.{USERS_SERVICE}.apiToken"
+
 # The Secret heliohub creates from the config's secret references (never rendered with values).
 AUTH_SECRET = "heliohub-auth"
 
