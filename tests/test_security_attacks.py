@@ -276,6 +276,7 @@ def test_hub_files_are_private_and_children_get_no_secret(attack: Matrix) -> Non
     secrets_by_name = {
         "OAUTH_CLIENT_SECRET": (attack.workdir / "client-secret").read_text().strip(),
         "HELIOHUB_CHECK_TOKEN": (data / "secrets" / "check-service-token").read_text().strip(),
+        "HELIOHUB_USERS_TOKEN": (data / "secrets" / "users-service-token").read_text().strip(),
     }
     hub_pid = json.loads((data / "state" / "deployment.json").read_text())["hub_pid"]
     children = [p for p in attack.hub.processes() if p.pid != hub_pid]

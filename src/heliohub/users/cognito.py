@@ -76,7 +76,6 @@ class CognitoDirectory(Directory):
                         admin=bool(admins & set(groups)) or name in self.auth.admin_users,
                         status=status,
                         groups=groups,
-                        last_activity=str(user.get("UserLastModifiedDate") or "") or None,
                     )
                 )
         return sorted(accounts, key=lambda a: a.name)
