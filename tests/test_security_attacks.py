@@ -131,6 +131,10 @@ def test_log_directory_swap_makes_root_create_nothing(attack: Matrix) -> None:
     writable.chmod(0o1777)
     closed.mkdir(mode=0o755)
     workroot.chmod(0o755)
+    # Root's file where the link points: removing the working directory (as root, when the
+    # cluster stops) must not reach through the link either.
+    canary = closed / "root-file"
+    canary.write_text("root's")
     attack.token(A)
 
     async def scenario() -> None:
@@ -161,13 +165,18 @@ def test_log_directory_swap_makes_root_create_nothing(attack: Matrix) -> None:
                 _as_user(a, f"rm logs && ln -s {closed} logs", workdir)
                 await gateway.scale_cluster(name, 2)
                 _wait_for_log(attack, "Failed to submit worker")
-                assert list(closed.iterdir()) == []
+                assert list(closed.iterdir()) == [canary]
                 assert _root_owned(workdir) == []
             finally:
                 await gateway.stop_cluster(name)
+            deadline = time.monotonic() + 60
+            while workdir.exists():
+                assert time.monotonic() < deadline, "the working directory was not removed"
+                await asyncio.sleep(0.3)
 
     try:
         asyncio.run(scenario())
+        assert canary.read_text() == "root's"
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
 
