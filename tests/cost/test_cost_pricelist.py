@@ -18,6 +18,7 @@ from heliohub.cost.pricelist import (
     online_prices,
     parse_product,
     price_of,
+    products_getter,
 )
 from heliohub.errors import UserError
 
@@ -267,3 +268,41 @@ def test_online_prices_from_documented_responses() -> None:
     assert prices.spot_observed
     assert prices.source.startswith("AWS Price List API")
     assert all({"Field": "regionCode", "Value": "us-east-1"} in f for _, f in asked)
+
+
+class _Pricing:
+    """GetProducts answering in pages of one, as the API pages with NextToken."""
+
+    def __init__(self, catalogue: dict[str, list[str]]) -> None:
+        self.catalogue = catalogue
+        self.calls: list[dict[str, Any]] = []
+
+    def get_products(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        items = self.catalogue.get(kwargs["ServiceCode"], [])
+        at = int(kwargs.get("NextToken", "0"))
+        page: dict[str, Any] = {"PriceList": items[at : at + 1], "FormatVersion": "aws_v1"}
+        if at + 1 < len(items):
+            page["NextToken"] = str(at + 1)
+        return page
+
+
+def test_products_getter_follows_next_token_and_sends_term_match_filters() -> None:
+    pricing = _Pricing(
+        {
+            "AmazonEC2": [
+                ec2_instance("m5.xlarge", "0.192", "4", "16 GiB"),
+                ec2_instance("m5.xlarge", "0.376", "4", "16 GiB", operatingSystem="Windows"),
+                ec2_instance("m5.2xlarge", "0.384", "8", "32 GiB"),
+            ]
+        }
+    )
+    get = products_getter(pricing)
+    products = get("AmazonEC2", [{"Field": "regionCode", "Value": "us-east-1"}])
+    assert len(products) == 3 and len(pricing.calls) == 3
+    assert [c.get("NextToken") for c in pricing.calls] == [None, "1", "2"]
+    assert pricing.calls[0]["Filters"] == [
+        {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"}
+    ]
+    assert pricing.calls[0]["FormatVersion"] == "aws_v1"
+    assert instance_from(products, "m5.xlarge").on_demand_hour == 0.192
