@@ -294,6 +294,11 @@ def assert_network(templates: dict[str, dict[str, Any]], config: HubConfig) -> N
     for s in subnets:
         assert "Fn::GetAZs" in json.dumps(s["Properties"]["AvailabilityZone"])
     assert any(r["Type"] == "AWS::EC2::NatGateway" for r in res.values())
+    # S3 bypasses the NAT (charged per GB) through a gateway endpoint on the private routes.
+    (s3,) = [r["Properties"] for r in res.values() if r["Type"] == "AWS::EC2::VPCEndpoint"]
+    assert s3["VpcEndpointType"] == "Gateway"
+    assert s3["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}
+    assert {"Ref": "PrivateRouteTable"} in s3["RouteTableIds"]
 
 
 def check_invariants(config: HubConfig) -> None:

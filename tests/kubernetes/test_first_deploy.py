@@ -32,7 +32,8 @@ def test_the_shared_folder_is_off_on_kubernetes_without_a_read_write_many_class(
     files = build(config).files
     assert "kubernetes/manifests/20-storage.yaml" not in files
     values = yaml.safe_load(files["kubernetes/jupyterhub-values.yaml"])
-    assert "extraVolumes" not in values["singleuser"]["storage"]
+    volumes = values["singleuser"]["storage"]["extraVolumes"]
+    assert not [v for v in volumes if "persistentVolumeClaim" in v]
     # Local and AWS keep it on: a directory there, a subdirectory of EFS here.
     assert parse({}).storage.shared.enabled
     assert parse({"provider": "aws"}).storage.shared.enabled
@@ -126,3 +127,56 @@ def test_down_with_delete_data_deletes_the_hub_database_claim(
     assert "delete PersistentVolumeClaim hub-db-dir" not in journal  # kept: same cluster
     provider.layer.destroy(delete_data=True)
     assert "delete PersistentVolumeClaim hub-db-dir" in journal
+
+
+def test_spawns_on_aws_wait_for_a_cold_pool() -> None:
+    """Scale-from-zero plus a multi-GB image pull takes longer than z2jh's 300 s."""
+    cfg, outs = named_config("aws-heliocloud")
+    values = yaml.safe_load(build(cfg, outs).files["kubernetes/jupyterhub-values.yaml"])
+    assert values["singleuser"]["startTimeout"] == 900
+
+
+def test_gpu_profile_only_where_gpu_nodes_are_and_with_a_cuda_image() -> None:
+    """A server asking for a GPU no node has stays Pending: no default GPU profile on
+    kubernetes (heliohub cannot know the nodes) nor on aws pools without GPUs; an explicit one
+    there is refused. The reference GPU profile runs a CUDA image."""
+    assert not [p for p in parse({"provider": "kubernetes"}).profiles if p.gpus]
+    cpu_pools = {"node_pools": [{"name": "u", "instance_types": ["m5.xlarge"], "max_size": 2}]}
+    dask = {"worker_node_pool": "u", "gpu_worker_node_pool": None}
+    cpu_only = parse({"provider": "aws", "aws": cpu_pools, "dask": dask})
+    assert not [p for p in cpu_only.profiles if p.gpus]
+    (gpu,) = [p for p in parse({"provider": "aws"}).profiles if p.gpus]
+    assert gpu.image and "ml-notebook" in gpu.image
+    explicit = {
+        "name": "g",
+        "display_name": "G",
+        "cpu": {"guarantee": 1, "limit": 2},
+        "memory_gib": {"guarantee": 1, "limit": 2},
+        "gpus": 1,
+    }
+    with pytest.raises(ConfigError) as info:
+        parse({"provider": "aws", "aws": cpu_pools, "dask": dask, "profiles": [explicit]})
+    assert info.value.problems[0].startswith("profiles.g.gpus: no node pool has GPUs")
+
+
+def test_workers_default_to_the_servers_image_and_servers_get_shared_memory() -> None:
+    cfg, outs = named_config("aws-heliocloud")
+    values = yaml.safe_load(build(cfg, outs).files["kubernetes/jupyterhub-values.yaml"])
+    env = values["singleuser"]["extraEnv"]
+    assert env["DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE"] == "{JUPYTER_IMAGE_SPEC}"
+    storage = values["singleuser"]["storage"]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in storage["extraVolumes"]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in storage["extraVolumeMounts"]
+
+
+def test_dask_schedulers_stay_off_spot_and_user_pods_need_user_nodes() -> None:
+    """A spot reclaim of a scheduler loses the whole cluster; workers may go to spot."""
+    cfg, outs = named_config("aws-heliocloud")
+    files = build(cfg, outs).files
+    gateway = yaml.safe_load(files["kubernetes/dask-gateway-values.yaml"])["gateway"]["backend"]
+    pools = {p.name: p for p in cfg.aws.node_pools}
+    scheduler = gateway["scheduler"]["extraPodConfig"]["nodeSelector"]["heliohub/node-pool"]
+    worker = gateway["worker"]["extraPodConfig"]["nodeSelector"]["heliohub/node-pool"]
+    assert pools[scheduler].capacity == "on-demand" and pools[worker].capacity == "spot"
+    hub = yaml.safe_load(files["kubernetes/jupyterhub-values.yaml"])
+    assert hub["scheduling"]["userPods"]["nodeAffinity"]["matchNodePurpose"] == "require"

@@ -81,7 +81,10 @@ def aws_configs(draw: st.DrawFn) -> HubConfig:
                 "display_name": f"Profile {i}",
                 "cpu": {"guarantee": 1, "limit": 2},
                 "memory_gib": {"guarantee": 1, "limit": draw(st.sampled_from([2, 4, 6.5]))},
-                "gpus": draw(st.sampled_from([0, 0, 1])),
+                # A GPU profile needs a GPU pool (the config refuses it otherwise).
+                "gpus": draw(st.sampled_from([0, 0, 1]))
+                if any(p["gpus_per_node"] for p in node_pools)
+                else 0,
                 "node_pool": draw(st.one_of(st.none(), st.sampled_from(names))),
             }
         )

@@ -9,6 +9,8 @@ from pydantic import Field
 from heliohub.config.base import FloatRange, IntRange, Limits, NonNegativeInt, PositiveInt, Strict
 
 DEFAULT_IMAGE = "pangeo/pangeo-notebook:2025.06.02"
+# The same release with CUDA and the GPU libraries (PyTorch, TensorFlow, CuPy).
+GPU_IMAGE = "pangeo/ml-notebook:2025.06.02"
 
 Slug = Annotated[
     str,
@@ -69,6 +71,7 @@ def _reference_profiles() -> list[Profile]:
             cpu=Limits(guarantee=1, limit=4),
             memory_gib=Limits(guarantee=13, limit=16),
             gpus=1,
+            image=GPU_IMAGE,
         ),
     ]
 

@@ -98,6 +98,27 @@ class HubConfig(Strict):
             raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _gpu_profile_default(cls, data: Any) -> Any:
+        """The reference GPU profile only where GPU nodes exist: on kubernetes heliohub cannot
+        know (add a GPU profile yourself), on aws only with a pool that has GPUs. A server
+        asking for a GPU no node has stays Pending."""
+        if not isinstance(data, dict) or "profiles" in data:
+            return data
+        provider = data.get("provider")
+        aws = data.get("aws") or {}
+        pools = aws.get("node_pools") if isinstance(aws, dict) else None
+        no_gpus = provider == "kubernetes" or (
+            provider == "aws"
+            and isinstance(pools, list)
+            and not any(isinstance(p, dict) and p.get("gpus_per_node") for p in pools)
+        )
+        if not no_gpus:
+            return data
+        cpu_only = [p.model_dump() for p in _reference_profiles() if not p.gpus]
+        return {**data, "profiles": cpu_only}
+
     @model_validator(mode="after")
     def _profiles(self) -> Self:
         problems = []
@@ -160,6 +181,11 @@ class HubConfig(Strict):
                 "k3s do not, and every user server would stay Pending. Set it, or set "
                 "storage.shared.enabled: false"
             )
+        if self.provider != "local" and self.dask.max_clusters_per_user is not None:
+            raise ValueError(
+                "dask.max_clusters_per_user: only provider local enforces it (Dask Gateway's "
+                f"Kubernetes backend has no such limit); on provider {self.provider} remove it"
+            )
         if self.provider == "aws" and isinstance(self.auth, CognitoAuth) and not self.domain:
             raise ValueError("domain: required for cognito login on aws (callback URLs use it)")
         prefix = self.cognito_domain_prefix()
@@ -172,6 +198,13 @@ class HubConfig(Strict):
                 reserved_domain_words(prefix, " (the default: name plus a hash of domain)")
             except ValueError as exc:
                 raise ValueError(f"auth.domain_prefix: {exc}; set auth.domain_prefix") from None
+        if self.provider == "aws" and not any(p.gpus_per_node for p in self.aws.node_pools):
+            gpu = [f"profiles.{p.name}.gpus" for p in self.profiles if p.gpus]
+            if gpu:
+                raise ValueError(
+                    f"{gpu[0]}: no node pool has GPUs (aws.node_pools[].gpus_per_node), so this "
+                    "server would never start; remove the profile or add a GPU pool"
+                )
         if self.provider == "aws":
             pools = {p.name for p in self.aws.node_pools}
             problems = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from troposphere import Cidr as FnCidr
-from troposphere import GetAtt, GetAZs, Join, Output, Ref, Select, Template, ec2
+from troposphere import GetAtt, GetAZs, Join, Output, Ref, Select, Sub, Template, ec2
 
 from heliohub.config import HubConfig
 from heliohub.render.cloudformation.tagging import tags
@@ -114,6 +114,18 @@ def network_template(config: HubConfig) -> Template | None:
             RouteTableId=Ref(private_rt),
             DestinationCidrBlock="0.0.0.0/0",
             NatGatewayId=Ref(nat),
+        )
+    )
+    # S3 traffic (science data, mostly) goes through a free gateway endpoint instead of the NAT,
+    # which charges per GB.
+    t.add_resource(
+        ec2.VPCEndpoint(
+            "S3GatewayEndpoint",
+            VpcId=Ref(vpc),
+            ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
+            VpcEndpointType="Gateway",
+            RouteTableIds=[Ref(private_rt), Ref(public_rt)],
+            Tags=tags(config, f"{name}-s3"),
         )
     )
     t.add_output(Output("VpcId", Value=Ref(vpc)))

@@ -33,6 +33,21 @@ def _pod_config(config: HubConfig, pool_name: str | None) -> dict[str, Any]:
     return pod
 
 
+def scheduler_pool(config: HubConfig) -> str | None:
+    """Schedulers hold a cluster's whole state: a spot reclaim of one loses the cluster, so they
+    run on-demand, on the workers' pool when it is on-demand, else where user servers run."""
+    if not pools.placed(config):
+        return None
+    workers = pools.pool(config, config.dask.worker_node_pool)
+    if workers.capacity == "on-demand":
+        return workers.name
+    user = pools.pool(config, config.profile_pool(config.default_profile))
+    if user.capacity == "on-demand":
+        return user.name
+    core = pools.core_pool(config)
+    return core.name if core else None
+
+
 def gpu_workers_offered(config: HubConfig) -> bool:
     """GPU workers are an option only where a GPU pool exists to run them (AWS)."""
     name = config.dask.gpu_worker_node_pool
@@ -117,9 +132,10 @@ def gateway_values(config: HubConfig) -> dict[str, Any]:
     dask = config.dask
     image_name, image_tag = split_image(worker_image(config))
     pod = _pod_config(config, dask.worker_node_pool)
+    scheduler = _pod_config(config, scheduler_pool(config))
     backend: dict[str, Any] = {
         "image": {"name": image_name, "tag": image_tag},
-        "scheduler": {"extraPodConfig": dict(pod)} if pod else {},
+        "scheduler": {"extraPodConfig": dict(scheduler)} if scheduler else {},
         "worker": {"extraPodConfig": dict(pod)} if pod else {},
     }
     backend = {k: v for k, v in backend.items() if v}

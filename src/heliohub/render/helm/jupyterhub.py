@@ -28,6 +28,8 @@ from heliohub.render.helm.wiring import (
 
 # Kept on `helm uninstall`, so `down` then `up` finds the hub's users again.
 KEEP = {"helm.sh/resource-policy": "keep"}
+AWS_START_TIMEOUT_S = 900
+SHM_VOLUME = {"name": "dshm", "emptyDir": {"medium": "Memory"}}
 SERVER_TOKEN_SCOPES = ["access:servers!server", "users:activity!user", GATEWAY_SCOPE]
 
 
@@ -68,6 +70,10 @@ def singleuser_env(config: HubConfig, https_via_autohttps: bool) -> dict[str, st
         ),
         "DASK_GATEWAY__PUBLIC_ADDRESS": f"{GATEWAY_PREFIX}/",
         "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
+        # Workers run the image of the user's server unless asked otherwise (the client fills
+        # in the environment; KubeSpawner sets JUPYTER_IMAGE_SPEC to the profile's image), so
+        # the libraries on both sides match, CUDA ones included.
+        "DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE": "{JUPYTER_IMAGE_SPEC}",
     }
 
 
@@ -129,6 +135,19 @@ def _storage(config: HubConfig) -> dict[str, Any]:
         ]
         storage["extraVolumeMounts"] = [{"name": "shared", "mountPath": shared_path}]
     return storage
+
+
+def _with_shm(storage: dict[str, Any]) -> dict[str, Any]:
+    """A memory-backed /dev/shm: the container runtime's 64 MB breaks PyTorch data loaders and
+    multiprocessing in notebooks."""
+    return {
+        **storage,
+        "extraVolumes": [*storage.get("extraVolumes", []), SHM_VOLUME],
+        "extraVolumeMounts": [
+            *storage.get("extraVolumeMounts", []),
+            {"name": SHM_VOLUME["name"], "mountPath": "/dev/shm"},
+        ],
+    }
 
 
 def _https(config: HubConfig, acm_arn: str | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -228,12 +247,14 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
         "uid": home.uid,
         "fsGid": home.gid,
         "extraEnv": singleuser_env(config, autohttps),
-        "storage": _storage(config),
+        "storage": _with_shm(_storage(config)),
         **_netpol(netpol),
         "profileList": [profile_entry(config, p) for p in config.profiles],
     }
     if config.provider == "aws":
         singleuser["serviceAccountName"] = aws_names.user_service_account()
+        # A cold pool scales from zero and pulls a multi-GB image: z2jh's 300 s is too short.
+        singleuser["startTimeout"] = AWS_START_TIMEOUT_S
 
     culling = config.culling
     cull = {
@@ -246,6 +267,11 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
     scheduling: dict[str, Any] = {}
     if core:
         scheduling["userScheduler"] = dict(core)
+    if pools.placed(config):
+        # User servers only on nodes labelled for users (z2jh's default merely prefers them);
+        # the continuous image puller follows the same rule, so it stays off the services
+        # and Dask nodes.
+        scheduling["userPods"] = {"nodeAffinity": {"matchNodePurpose": "require"}}
 
     values: dict[str, Any] = {
         "hub": hub,
