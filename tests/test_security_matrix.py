@@ -237,6 +237,9 @@ def test_no_secret_in_logs_or_render(matrix: Matrix) -> None:
     check_token = hub.data_dir / "secrets" / "check-service-token"
     if check_token.exists():
         values["check service token"] = check_token.read_text().strip()
+    users_token = hub.data_dir / "secrets" / "users-service-token"
+    if users_token.exists():
+        values["users service token"] = users_token.read_text().strip()
     assert len(matrix.tokens) >= 2, "the earlier tests created API tokens"
     logs = hub.log_files()
     assert logs

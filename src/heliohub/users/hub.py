@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 from urllib.parse import quote
 
 from heliohub.config import HubConfig
@@ -109,18 +109,19 @@ class HubDirectory(Directory):
         if self.native is not None:
             secret = self.native.create(name)
             notes.append("give them this initial password; they change it at /hub/change-password")
-        if self.api.user(name) is not None:
-            if secret is None:
-                raise self.refuse("add " + name, "the hub already has this user")
-        else:
+        existing = self.api.user(name)
+        if existing is None:
             self.api.call("POST", f"/users/{_q(name)}", {"admin": admin} if admin else None)
+        elif secret is None:
+            raise self.refuse("add " + name, "the hub already has this user")
+        elif admin and not existing.get("admin"):
+            # a hub user without a native account yet (e.g. a configured admin)
+            self.api.call("PATCH", f"/users/{_q(name)}", {"admin": True})
         owner = self.owner()
         if owner:
             notes.append(f"{name} logs in with their account at {owner}")
         if isinstance(self.auth, SharedPasswordAuth):
             notes.append(f"{name} logs in with the shared password")
-        if admin and self.api.user(name) and not self.api.user(name).get("admin"):  # type: ignore[union-attr]
-            self.api.call("PATCH", f"/users/{_q(name)}", {"admin": True})
         return Outcome(
             message=f"added {name}" + (" as admin" if admin else ""), secret=secret, notes=notes
         )
@@ -232,7 +233,7 @@ class HubDirectory(Directory):
         return Outcome(message=f"{name} left group {group}")
 
 
-def native_of(config: HubConfig, db_file: Any) -> NativeAccounts | None:
+def native_of(config: HubConfig, db_file: Path) -> NativeAccounts | None:
     if isinstance(config.auth, NativeAuth):
         return NativeAccounts(db_file, config.auth.minimum_password_length)
     return None

@@ -18,7 +18,11 @@ class HubAPI:
     def __init__(self, hub_url: str, token: str, verify_tls: bool = True) -> None:
         self.base = hub_url.rstrip("/") + "/hub/api"
         self.token = token
-        self.context = None if verify_tls else ssl._create_unverified_context()
+        self.context: ssl.SSLContext | None = None
+        if not verify_tls:
+            self.context = ssl.create_default_context()
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
 
     def call(
         self, method: str, path: str, body: Any = None, accept: str = "application/json"
