@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# System packages the tests need: Debian's chromium for browser tests, and the npm packages
-# under tests/ (the proxy and a real OpenID Connect provider). Safe to run again.
+# System packages the tests need: Debian's chromium for browser tests, nftables (system-users
+# isolation keeps each user's Dask ports to that user with it), and the npm packages under
+# tests/ (the proxy and a real OpenID Connect provider). Safe to run again.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if ! command -v chromium >/dev/null 2>&1; then
@@ -9,6 +10,14 @@ if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
   else
     echo "chromium is missing: install Debian's chromium package to run the browser tests" >&2
+  fi
+fi
+if ! command -v nft >/dev/null 2>&1 && [ ! -x /usr/sbin/nft ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null
+  else
+    echo "nft is missing: install Debian's nftables package to run the system-users tests" >&2
   fi
 fi
 if [ -f "$here/oidc/package.json" ]; then

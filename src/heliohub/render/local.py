@@ -292,6 +292,8 @@ c.JupyterHub.services = [
         "name": {_py(GATEWAY_SERVICE)},
         "url": "http://127.0.0.1:" + gateway_port,
         "display": False,
+        # Dashboards log in with the hub's OAuth; a first-party service needs no consent page.
+        "oauth_no_confirm": True,
         "command": [
             os.path.join(bin_dir, "dask-gateway-server"),
             "--config",

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from dask_gateway_server.backends.base import PublicException
-from dask_gateway_server.backends.local import LocalBackend, UnsafeLocalBackend
+from dask_gateway_server.backends.local import UnsafeLocalBackend
 from dask_gateway_server.models import User
 from dask_gateway_server.options import Float, Integer, Options
 from dask_gateway_server.utils import FrozenAttrDict
 from traitlets import Integer as IntTrait
 from traitlets import Unicode
 
+from heliohub.providers.local.dashboards import DashboardAuthBackend, OwnerPortsBackend
 from heliohub.providers.local.registry import AccountRefused
 from heliohub.providers.local.users import Homes, ensure_os_user, os_username
 
@@ -99,8 +100,12 @@ def cluster_options(
     )
 
 
-class ClusterLimitBackend(LocalBackend):
-    """Refuses a new cluster when its owner already has max_clusters_per_user running."""
+class ClusterLimitBackend(DashboardAuthBackend):
+    """Refuses a new cluster when its owner already has max_clusters_per_user running.
+
+    Both backends below derive from it, so their dashboards answer only to the cluster's owner
+    and hub admins (see dashboards.py).
+    """
 
     max_clusters_per_user = IntTrait(0, help="0: no limit").tag(config=True)
 
@@ -119,8 +124,9 @@ class SameUserBackend(UnsafeLocalBackend, ClusterLimitBackend):
     """Isolation none: clusters run as the gateway's user, like everything else."""
 
 
-class SystemUserBackend(ClusterLimitBackend):
-    """Isolation system-users: a cluster's processes run as its owner's OS user."""
+class SystemUserBackend(OwnerPortsBackend, ClusterLimitBackend):
+    """Isolation system-users: a cluster's processes run as its owner's OS user, and answer
+    on loopback only to that user and root."""
 
     user_prefix = Unicode("jupyter-").tag(config=True)
     homes_dir = Unicode().tag(config=True)
@@ -139,6 +145,9 @@ class SystemUserBackend(ClusterLimitBackend):
         except AccountRefused as exc:
             self.log.error("not starting a cluster of %s: %s", hub_name, exc)
             raise PublicException(str(exc)) from None
+
+    def owner_uid(self, cluster: Any) -> int:
+        return self._os_user(cluster.username).pw_uid
 
     def setup_working_directory(self, cluster: Any) -> str:
         # Replaces the upstream method, which chowns by path (following links the user may

@@ -10,6 +10,7 @@ from typing import Literal
 
 from heliohub.config import REAL_AUTH_TYPES, HubConfig
 from heliohub.errors import UserError
+from heliohub.providers.local import firewall
 from heliohub.providers.local.users import foreign_accounts
 
 Isolation = Literal["none", "system-users"]
@@ -69,6 +70,7 @@ def check_system_users(data_dir: Path, bin_dir: Path) -> None:
         target = bin_dir / exe
         if not os.access(target, os.X_OK) or not target.stat().st_mode & stat.S_IXOTH:
             raise UserError(f"isolation 'system-users': other users cannot run {target}")
+    firewall.check_available()
 
 
 def check_user_prefix(prefix: str, users_file: Path) -> None:

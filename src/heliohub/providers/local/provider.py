@@ -25,6 +25,7 @@ from heliohub.providers.base import (
 )
 from heliohub.providers.local import (
     exposure,
+    firewall,
     hub_db,
     isolation,
     offline_checks,
@@ -404,6 +405,9 @@ class LocalProvider(Provider):
                 processes.stop_hub(run.hub_pid, dep_id, STOP_TIMEOUT_S)
         with self.reporter.stage("stop leftover processes"):
             survivors = processes.sweep(dep_id)
+        # The gateway removes its loopback firewall when it stops; not when it was killed.
+        if self.euid == 0:
+            firewall.remove_table(firewall.table_name(dep_id))
         state.clear(self.layout.state_file)
         for pid_file in ("jupyterhub.pid", "proxy.pid"):
             (self.layout.state_dir / pid_file).unlink(missing_ok=True)
