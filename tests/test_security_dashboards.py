@@ -131,14 +131,18 @@ def test_no_credentials_get_no_dashboard(matrix: Matrix, b_cluster: Cluster) -> 
 
 
 def test_a_token_gets_no_dashboard_of_b(matrix: Matrix, b_cluster: Cluster) -> None:
-    for path in ("status", "individual-plots.json?x=1", "info/main/workers.html"):
-        resp = requests.get(
-            f"{matrix.hub.url}/services/dask-gateway/clusters/{b_cluster.name}/{path}",
-            headers={"Authorization": f"token {matrix.token(A)}"},
-            allow_redirects=False,
-            timeout=30,
-        )
+    base = f"{matrix.hub.url}/services/dask-gateway/clusters/{b_cluster.name}"
+    as_a = {"Authorization": f"token {matrix.token(A)}"}
+    for path in ("status", "individual-task-stream", "info/main/workers.html", "json/counts.json"):
+        resp = requests.get(f"{base}/{path}", headers=as_a, allow_redirects=False, timeout=30)
         assert resp.status_code == 404, (path, resp.status_code, resp.text[:200])
+    # The one page open to all: the names of the plots (the JupyterLab extension checks a
+    # link with it from the user's server, which has no hub login). It names routes only.
+    plots = requests.get(f"{base}/individual-plots.json", headers=as_a, timeout=30)
+    assert plots.status_code == 200
+    routes = plots.json().values()
+    assert all(re.fullmatch(r"(/statics)?/individual-[a-z-]+(\.html)?", r) for r in routes), routes
+    assert b_cluster.name not in plots.text
 
 
 def test_a_cookie_gets_no_dashboard_of_b(matrix: Matrix, b_cluster: Cluster) -> None:

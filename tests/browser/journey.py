@@ -135,3 +135,37 @@ def stop_server_and_log_out(page: Any, hub_url: str, username: str) -> None:
     # Logged out: the hub sends the browser back to its login page.
     page.goto(f"{hub_url}/hub/home")
     page.wait_for_url(re.compile(r"/hub/login"), timeout=60_000)
+
+
+def sidebar_new_cluster_shows_plots(page: Any) -> str:
+    """The Dask sidebar's "+NEW": a cluster appears, its dashboard connects, and a plot draws.
+
+    Returns the dashboard URL the extension shows for the cluster.
+    """
+    page.locator('.lm-TabBar-tab[data-id="dask-dashboard-launcher"]').click()
+    page.get_by_title("Start New Dask Cluster").click()
+    item = page.locator(".dask-ClusterListingItem").first
+    item.wait_for(timeout=300_000)
+    item.locator(".dask-ClusterListingItem-title").click()
+    url_input = page.locator(".dask-URLInput input").first
+    # Connected: the plot buttons are enabled and "Dashboard not connected" is gone.
+    task_stream = page.locator(".dask-DashboardListing-item button", has_text="Task Stream")
+    task_stream.first.wait_for(timeout=120_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.dask-DashboardListing-item button')]"
+        ".some(b => !b.disabled)",
+        timeout=120_000,
+    )
+    assert page.locator(".dask-DashboardListing-inactive-title").count() == 0
+    link = url_input.input_value()
+    page.locator(".dask-DashboardListing-item button", has_text="Progress").first.click()
+    frame = page.frame_locator(".dask-DaskDashboard-widget iframe").first
+    # Bokeh draws the plot into a canvas once its document arrived over the websocket.
+    frame.locator("canvas").first.wait_for(timeout=120_000)
+    return link
+
+
+def sidebar_shutdown_cluster(page: Any) -> None:
+    item = page.locator(".dask-ClusterListingItem").first
+    item.locator(".dask-ClusterListingItem-stop").click()
+    page.locator(".dask-ClusterListingItem").first.wait_for(state="detached", timeout=120_000)

@@ -19,6 +19,8 @@ from browser.journey import (
     open_dashboard,
     run_cluster_cell,
     run_shutdown_cell,
+    sidebar_new_cluster_shows_plots,
+    sidebar_shutdown_cluster,
     stop_server_and_log_out,
     wait_for_lab,
 )
@@ -55,6 +57,11 @@ def _journey(page: Any, hub: Hub, username: str) -> None:
     dashboard.close()
 
     assert run_shutdown_cell(page) == 0
+
+    # The Dask sidebar's "+NEW": its cluster's plots show inside JupyterLab.
+    link = sidebar_new_cluster_shows_plots(page)
+    assert f"/user/{username}/proxy/" in link, link
+    sidebar_shutdown_cluster(page)
     stop_server_and_log_out(page, hub.url, username)
 
 

@@ -240,10 +240,12 @@ c.Spawner.server_token_scopes = {_py(SERVER_TOKEN_SCOPES)}
 c.Spawner.environment = {{
     "DASK_GATEWAY__ADDRESS": "http://127.0.0.1:" + gateway_port + {_py(GATEWAY_PREFIX)},
     "DASK_GATEWAY__PROXY_ADDRESS": "gateway://127.0.0.1:" + gateway_port,
-    "DASK_GATEWAY__PUBLIC_ADDRESS": {_py(GATEWAY_PREFIX + "/")},
+    # Absolute: the Dask JupyterLab extension takes a relative link as relative to the server.
+    "DASK_GATEWAY__PUBLIC_ADDRESS": {_py(public_url(config) + GATEWAY_PREFIX + "/")},
     "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
-    "DASK_LABEXTENSION__FACTORY__MODULE": "dask_gateway",
-    "DASK_LABEXTENSION__FACTORY__CLASS": "GatewayCluster",
+    # "+NEW" in the Dask sidebar: a cluster whose plots come through the user's own server.
+    "DASK_LABEXTENSION__FACTORY__MODULE": "heliohub.dask_lab",
+    "DASK_LABEXTENSION__FACTORY__CLASS": "LabGatewayCluster",
     "HELIOHUB_DEPLOYMENT_ID": deployment_id,
 }}
 """

@@ -56,6 +56,10 @@ HOP_BY_HOP = frozenset(
     }
 )
 CREDENTIALS = frozenset({"authorization", "cookie"})
+# The names of the dashboard's plots, the same for every cluster and holding no data of it.
+# The JupyterLab extension fetches it from the user's server, which has no hub login, to tell
+# whether a link is a dashboard; the plots themselves load in the browser, which has.
+PUBLIC_PLOT_LIST = "individual-plots.json"
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,8 @@ class DashboardGuard:
 
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["cluster_name"]
+        if request.method == "GET" and request.match_info["tail"] == PUBLIC_PLOT_LIST:
+            return await self._plot_list(request, name)
         token = self._request_token(request)
         who = await self.identity(token) if token else None
         if who is None:
@@ -244,6 +250,12 @@ class DashboardGuard:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._websocket(request, cluster.dashboard_address, path)
         return await self._http(request, cluster.dashboard_address + path)
+
+    async def _plot_list(self, request: web.Request, name: str) -> web.StreamResponse:
+        cluster = await self.backend.get_cluster(name)
+        if cluster is None or not cluster.dashboard_address:
+            raise web.HTTPNotFound(text=f"no cluster {name}")
+        return await self._http(request, f"{cluster.dashboard_address}/{PUBLIC_PLOT_LIST}")
 
     def _forward_headers(self, request: web.Request) -> dict[str, str]:
         skip = HOP_BY_HOP | CREDENTIALS
