@@ -126,7 +126,11 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     env = c.Spawner.environment
     assert env["DASK_GATEWAY__ADDRESS"] == "http://127.0.0.1:40003/services/dask-gateway"
     assert env["DASK_GATEWAY__PROXY_ADDRESS"] == "gateway://127.0.0.1:40003"
-    assert env["DASK_GATEWAY__PUBLIC_ADDRESS"] == "/services/dask-gateway/"
+    # Absolute: the Dask JupyterLab extension reads a relative link as relative to the server.
+    assert env["DASK_GATEWAY__PUBLIC_ADDRESS"] == "http://127.0.0.1:8000/services/dask-gateway/"
+    # "+NEW" in the Dask sidebar makes clusters that link their dashboard through the server.
+    assert env["DASK_LABEXTENSION__FACTORY__MODULE"] == "heliohub.dask_lab"
+    assert env["DASK_LABEXTENSION__FACTORY__CLASS"] == "LabGatewayCluster"
     assert env["DASK_GATEWAY__AUTH__TYPE"] == "jupyterhub"
     assert env["HELIOHUB_DEPLOYMENT_ID"] == "dep123"
     scope = "access:services!service=dask-gateway"
