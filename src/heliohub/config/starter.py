@@ -72,6 +72,8 @@ aws:
   # extended: 12 more months on this version, paid per cluster hour
   support_policy: standard
   # node_pools: omit for the HelioCloud reference (services, user, gpu spot, burst spot)
+  # `heliohub cost` prices it; a monthly AWS Budgets alarm by e-mail:
+  # budget: {{monthly_usd: 400, emails: [ops@example.org]}}
 """
 
 _AUTH_EXTRA = {
@@ -80,8 +82,8 @@ _AUTH_EXTRA = {
     "native": "  admin_users: [admin]   # sign up as this name first; admins approve others\n",
     # Cognito users are named by email, so admin rights come from a user pool group.
     "cognito": "  admin_groups: [admins]\n"
-    "  # on aws the user pool, domain and app client are created by heliohub; add users and\n"
-    "  # put admins in the 'admins' group of the pool\n",
+    "  # on aws the user pool, domain and app client are created by heliohub; invite users\n"
+    "  # with `heliohub users add EMAIL`, admins with `heliohub users admin EMAIL`\n",
 }
 
 
