@@ -433,7 +433,9 @@ class LocalProvider(Provider):
                 shutil.rmtree(self.layout.data_dir)
             self.reporter.info(
                 "OS users created for hub users (system-users) were kept; remove them with "
-                f"userdel (their names start with '{self.config.local.user_prefix}')"
+                f"userdel (their names start with '{self.config.local.user_prefix}'). The "
+                "record of which hub user owns which was deleted with the data, so a new "
+                "deployment with this prefix refuses them until they are removed"
             )
 
     def status(self) -> Status:
