@@ -169,6 +169,9 @@ class Layer:
     def user_server_count(self) -> int:
         return self.users
 
+    def release_changes(self) -> list[Any]:
+        return []  # the release diff has its own tests (tests/kubernetes/test_release_diff.py)
+
     def status(self) -> list[Component]:
         return []
 

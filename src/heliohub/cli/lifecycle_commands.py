@@ -135,7 +135,12 @@ def show_plan(plan: Plan) -> None:
         console.print(f"[bold]upgrade in {len(plan.steps)} steps[/], in this order:")
         for number, step in enumerate(plan.steps, 1):
             console.print(f"  {number:>2}. {step}", markup=False)
-    if not plan.changes:
+    for release in plan.releases:
+        console.print(release.headline, markup=False)
+        for line in release.diff.splitlines():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+            console.print(f"  {line}", style=style or None, markup=False)
+    if not plan.changes and not plan.releases:
         console.print("no changes")
     table = Table(show_header=True, header_style="bold", box=None)
     for col in ("stack", "action", "resource", "type"):

@@ -101,11 +101,21 @@ class PlanChange:
 
 
 @dataclass
+class ReleasePlan:
+    """A helm release: its chart version change and the diff of its values."""
+
+    headline: str
+    diff: str = ""
+
+
+@dataclass
 class Plan:
     changes: list[PlanChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # An upgrade: the steps `up` takes, in order (empty when there is none).
     steps: list[str] = field(default_factory=list)
+    # The helm releases, compared with what the last `up` gave them.
+    releases: list[ReleasePlan] = field(default_factory=list)
 
     @property
     def data_loss(self) -> list[PlanChange]:

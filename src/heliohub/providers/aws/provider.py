@@ -56,6 +56,7 @@ from heliohub.providers.base import (
     DownOptions,
     Plan,
     Provider,
+    ReleasePlan,
     Reporter,
     Status,
     UpOptions,
@@ -325,6 +326,10 @@ class AWSProvider(Provider):
             before = costs.deployed_templates(self.clients, stages)
             after = {stage.key: json.loads(stage.template) for stage in stages}
             plan.notes.append(costs.idle_change_note(self.config.aws.region, before, after))
+            deployed = self.engine().outputs()
+            if self.kubernetes_layer is not None and "cluster" in deployed:
+                layer = self._layer(self._outputs(deployed))
+                plan.releases = [ReleasePlan(c.headline(), c.diff) for c in layer.release_changes()]
         if upgrade is not None and upgrade.steps:
             plan.steps = [s.summary for s in upgrade.steps]
             plan.notes += list(upgrade.notes)

@@ -17,6 +17,7 @@ from typing import Any
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.errors import RefusedError, UserError
 from heliohub.providers.base import CheckReport, Component, Reporter
+from heliohub.providers.kubernetes import applied
 from heliohub.providers.kubernetes import doctor as doc
 from heliohub.providers.kubernetes.dns import (
     Bounds,
@@ -45,6 +46,7 @@ from heliohub.providers.kubernetes.secrets import secret_values
 from heliohub.render.helm import KubernetesRender, build
 from heliohub.render.helm import releases as rel
 from heliohub.render.helm.placeholders import find_placeholders
+from heliohub.render.helm.release_diff import ReleaseChange, diff_releases, release_records
 from heliohub.render.helm.values_check import validate_rendered
 from heliohub.render.helm.wiring import (
     ADDON_NAMESPACE,
@@ -236,12 +238,14 @@ class KubernetesLayer:
                 name = path.removeprefix(f"{rel.VALUES_DIR}/")
                 if name.endswith(".yaml") and "/" not in name:
                     (values_dir / name).write_bytes(content)
+            records = release_records(self.config, rendered.files)
             for release in rel.releases(self.config):
                 extra: tuple[str, ...] = ()
                 if release.name == JUPYTERHUB_RELEASE and pending:
                     extra = (rel.HTTPS_PENDING_VALUES,)
                 with self.reporter.stage(f"helm {release.name} {release.chart.version}"):
                     self.helm.run(release.upgrade_args(str(values_dir), extra))
+                applied.record(self.state_dir, records[release.name])
                 if release.name == JUPYTERHUB_RELEASE and secret_changed:
                     # The hub reads its secrets from the environment at start only.
                     self.kube.delete_pods(self.namespace, HUB_LABELS)
@@ -278,8 +282,15 @@ class KubernetesLayer:
                 (values_dir / file_name).write_bytes(content)
             with self.reporter.stage(f"helm {release.name} {release.chart.version}"):
                 self.helm.run(release.upgrade_args(str(values_dir)))
+            applied.record(self.state_dir, release_records(self.config, rendered.files)[name])
         finally:
             shutil.rmtree(values_dir, ignore_errors=True)
+
+    def release_changes(self) -> list[ReleaseChange]:
+        """Per release, the chart version change and the values diff since the last `up`."""
+        return diff_releases(
+            applied.load(self.state_dir), release_records(self.config, self.render().files)
+        )
 
     def user_server_count(self) -> int:
         """Running user servers: those a node replacement would restart."""
@@ -301,6 +312,7 @@ class KubernetesLayer:
             if (release.name, release.namespace) in installed:
                 with self.reporter.stage(f"helm uninstall {release.name}"):
                     self.helm.run(release.uninstall_args())
+                applied.forget(self.state_dir, release.name)
         with self.reporter.stage("load balancer gone"):
             still = wait_for(
                 lambda: not self.kube.service_exists(self.namespace, PROXY_PUBLIC_SERVICE),

@@ -9,7 +9,9 @@ from heliohub.errors import UserError
 from heliohub.providers.base import (
     CheckReport,
     DownOptions,
+    Plan,
     Provider,
+    ReleasePlan,
     Reporter,
     Status,
     UpOptions,
@@ -32,6 +34,12 @@ class KubernetesProvider(Provider):
         super().__init__(loaded, reporter)
         self.layer = layer or KubernetesLayer(
             loaded, reporter, outputs=None, state_dir=loaded.data_dir / "kubernetes"
+        )
+
+    def plan(self) -> Plan:
+        return Plan(
+            releases=[ReleasePlan(c.headline(), c.diff) for c in self.layer.release_changes()],
+            notes=["helm releases compared with what the last `heliohub up` gave them"],
         )
 
     def up(self, options: UpOptions) -> Status:
