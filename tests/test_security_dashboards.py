@@ -121,6 +121,11 @@ def test_no_credentials_get_no_dashboard(matrix: Matrix, b_cluster: Cluster) -> 
             timeout=30,
         )
         assert resp.status_code in (302, 401), (path, resp.status_code)
+    # A token the hub does not know is refused, not sent to log in.
+    forged = requests.get(
+        url, headers={"Authorization": "token not-a-hub-token"}, allow_redirects=False, timeout=30
+    )
+    assert forged.status_code == 401 and not _is_dashboard(forged)
     # Nor does the gateway's own port on loopback serve it without credentials.
     direct = requests.get(
         f"http://127.0.0.1:{matrix.hub.gateway_port()}{b_cluster.status_path}",
