@@ -71,3 +71,25 @@ def test_user_server_count_counts_running_user_servers_only(tmp_path: Path) -> N
     assert lay.user_server_count() == 2
     kube.pods_list = []
     assert lay.user_server_count() == 0
+
+
+def test_the_hub_chart_migrates_its_database_on_kubernetes_and_aws() -> None:
+    """On a cluster the jupyterhub chart starts the hub with --upgrade-db when hub.db.type is
+    sqlite-pvc and hub.db.upgrade is unset; JupyterHub then copies the sqlite file next to itself
+    before migrating. heliohub's values must leave both so (checked on the real chart)."""
+    from k8s_fakes import REPO
+
+    from heliohub.render.helm import build
+
+    chart = REPO.parent / "shared" / "charts" / "jupyterhub"
+    defaults = yaml.safe_load((chart / "values.yaml").read_text())
+    assert defaults["hub"]["db"]["type"] == "sqlite-pvc"
+    assert defaults["hub"]["db"]["upgrade"] is None
+    template = (chart / "templates" / "hub" / "deployment.yaml").read_text()
+    nil_branch = template.split('else if eq $upgradeType "<nil>"')[1].split("{{- end }}")[0]
+    assert 'eq .Values.hub.db.type "sqlite-pvc"' in nil_branch and "--upgrade-db" in nil_branch
+    for name in ("aws-heliocloud", "kubernetes-minimal"):
+        cfg, outs = named_config(name)
+        values = yaml.safe_load(build(cfg, outs).files["kubernetes/jupyterhub-values.yaml"])
+        db = values["hub"].get("db", {})
+        assert "type" not in db and "upgrade" not in db, name
