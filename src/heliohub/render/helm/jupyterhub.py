@@ -267,10 +267,10 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
     scheduling: dict[str, Any] = {}
     if core:
         scheduling["userScheduler"] = dict(core)
-    if pools.placed(config):
+    if pools.placed(config) and pools.profiles_on_user_nodes(config):
         # User servers only on nodes labelled for users (z2jh's default merely prefers them);
         # the continuous image puller follows the same rule, so it stays off the services
-        # and Dask nodes.
+        # and Dask nodes. Only when every profile's pool carries the label, or nothing fits.
         scheduling["userPods"] = {"nodeAffinity": {"matchNodePurpose": "require"}}
 
     values: dict[str, Any] = {

@@ -12,6 +12,7 @@ from heliohub.config.aws import NodePool
 from heliohub.render.helm import aws_names
 
 CORE_PURPOSE = ("hub.jupyter.org/node-purpose", "core")
+USER_PURPOSE = ("hub.jupyter.org/node-purpose", "user")
 
 
 def placed(config: HubConfig) -> bool:
@@ -60,3 +61,12 @@ def core_placement(config: HubConfig) -> dict[str, Any]:
     if aws_names.pool_taints(core):
         out["tolerations"] = tolerations(core)
     return out
+
+
+def profiles_on_user_nodes(config: HubConfig) -> bool:
+    """Whether every profile's pool is labelled for user servers (z2jh's node purpose)."""
+    return all(
+        aws_names.pool_labels(pool(config, config.profile_pool(p))).get(USER_PURPOSE[0])
+        == USER_PURPOSE[1]
+        for p in config.profiles
+    )
