@@ -152,3 +152,17 @@ def test_up_records_what_each_release_got_and_plan_compares_with_it(tmp_path: Pa
     ]
     lay.destroy()
     assert applied.load(tmp_path / "state") == {}
+
+
+def test_plan_of_provider_kubernetes_lists_the_releases(tmp_path: Path) -> None:
+    from heliohub.providers.kubernetes.provider import KubernetesProvider
+
+    cfg, outs = named_config("kubernetes-minimal")
+    lay, _ = layer(tmp_path, cfg, outs)
+    loaded = LoadedConfig(cfg, tmp_path / "heliohub.yaml", tmp_path)
+    plan = KubernetesProvider(loaded, SilentReporter(), layer=lay).plan()
+    assert [r.headline for r in plan.releases] == [
+        "release jupyterhub: install chart 4.4.0",
+        "release dask-gateway: install chart 2026.3.0",
+    ]
+    assert plan.releases[0].diff.startswith("--- jupyterhub (not installed)")

@@ -79,7 +79,9 @@ def diff_releases(
     for name in names:
         old, new = deployed.get(name), wanted.get(name)
         diff = "".join(
-            difflib.unified_diff(
+            # Hunk headers without line numbers: the values files name every key.
+            "@@\n" if line.startswith("@@") else line
+            for line in difflib.unified_diff(
                 _values_text(old),
                 _values_text(new),
                 fromfile=f"{name} {old.version} (deployed)" if old else f"{name} (not installed)",
