@@ -14,6 +14,7 @@ import os
 import pwd
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +140,21 @@ def test_a_prefix_of_accounts_heliohub_created_is_accepted(
     subprocess.run(["useradd", "--no-create-home", prefix + "intruder"], check=True)
     with pytest.raises(UserError, match=f"{prefix}intruder"):
         check_user_prefix(prefix, registry)
+
+
+def test_validate_refuses_a_prefix_that_reaches_root(tmp_path: Path) -> None:
+    config = tmp_path / "heliohub.yaml"
+    config.write_text(
+        "auth: {type: native, admin_users: [ada]}\n"
+        f"local: {{isolation: system-users, user_prefix: r, data_dir: {tmp_path / 'data'}}}\n"
+    )
+    heliohub = Path(sys.executable).parent / "heliohub"
+    proc = subprocess.run(
+        [str(heliohub), "validate", "-c", str(config)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    message = " ".join((proc.stdout + proc.stderr).split())
+    assert "local.user_prefix: 'r' is the start of existing OS accounts" in message
+    assert "(root" in message and "Traceback" not in message
+    # validate only looks: no data directory, no record, no lock file.
+    assert not (tmp_path / "data").exists()

@@ -1,4 +1,5 @@
-"""What `validate` and `up` both check before anything starts: exposure, TLS files, data_dir.
+"""What `validate` and `up` both check before anything starts: exposure, TLS files, data_dir,
+the OS user prefix.
 
 Each check returns problem lines (`path: what is wrong; how to fix it`), so `validate` can list
 them all and exit 2, and `up` refuses with the same words before it touches anything.
@@ -13,6 +14,7 @@ from heliohub.config import LoadedConfig
 from heliohub.errors import RefusedError, UserError
 from heliohub.providers.base import SilentReporter
 from heliohub.providers.local import exposure, isolation
+from heliohub.providers.local.layout import Layout
 
 
 def data_dir_problem(data_dir: Path) -> str | None:
@@ -68,9 +70,36 @@ def exposure_problem(loaded: LoadedConfig, euid: int, insecure: bool, bin_dir: P
     return None
 
 
+def user_prefix_problem(loaded: LoadedConfig, euid: int, bin_dir: Path) -> str | None:
+    """With system-users, no existing account heliohub did not create may start with the
+    prefix (read from this machine's accounts and the deployment's record, changing nothing)."""
+    try:
+        iso = isolation.resolve(loaded.config, euid)
+    except UserError:
+        return None  # exposure_problem reports it
+    if iso != "system-users" or isolation.fallback_reason(
+        loaded.config, euid, loaded.data_dir, bin_dir
+    ):
+        return None
+    try:
+        isolation.check_user_prefix(
+            loaded.config.local.user_prefix, Layout(loaded.data_dir).users_file
+        )
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
 def offline_problems(loaded: LoadedConfig, euid: int, insecure: bool, bin_dir: Path) -> list[str]:
     """Every check `up` makes that needs neither a start nor the network."""
-    problems = [p for p in (exposure_problem(loaded, euid, insecure, bin_dir),) if p]
+    problems = [
+        p
+        for p in (
+            exposure_problem(loaded, euid, insecure, bin_dir),
+            user_prefix_problem(loaded, euid, bin_dir),
+        )
+        if p
+    ]
     problems += tls_problems(loaded)
     data_dir = data_dir_problem(loaded.data_dir)
     if data_dir:

@@ -81,6 +81,12 @@ class Registry:
         finally:
             os.close(lock_fd)
 
+    def read(self) -> Registry:
+        """The record as it is now, without the lock and without creating anything: for checks
+        (writers replace the file whole, so it is never seen half-written)."""
+        self._load()
+        return self
+
     def _load(self) -> None:
         self._dirty = False
         try:

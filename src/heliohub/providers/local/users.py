@@ -213,12 +213,12 @@ def foreign_accounts(prefix: str, registry: Path) -> list[str]:
     A hub user whose name completes the prefix to one of them (`r` + `oot`) must never get it;
     ensure_os_user refuses that at login, and `up` refuses such a prefix outright.
     """
-    with Registry(registry).locked() as reg:
-        return sorted(
-            e.pw_name
-            for e in pwd.getpwall()
-            if e.pw_name.startswith(prefix) and not reg.created_by_us(e.pw_name)
-        )
+    reg = Registry(registry).read()
+    return sorted(
+        e.pw_name
+        for e in pwd.getpwall()
+        if e.pw_name.startswith(prefix) and not reg.created_by_us(e.pw_name)
+    )
 
 
 def set_membership(os_name: str, group: str, member: bool) -> None:
