@@ -1,7 +1,8 @@
 """Dask dashboards answer only to their owner and admins, in `system-users` mode (needs root),
 attacked as user A would: B's dashboards through the public proxy with no credentials, with A's
 hub cookie and with A's token; and B's scheduler and worker ports (dashboards and comms) on
-loopback, from a process of A's OS user. B and an admin get B's dashboards.
+loopback, from a process of A's OS user and from code in A's kernel. B and an admin get
+B's dashboards.
 
 The deployment and its users come from the security matrix's fixture.
 """
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 import psutil
 import pytest
 import requests
-from test_security_matrix import ADMIN, PREFIX, A, B, Matrix, _os_user, matrix
+from test_security_matrix import ADMIN, PREFIX, A, B, Matrix, _os_user, _start_server, matrix
 
+from heliohub.check import run_in_kernel
 from heliohub.providers.local import firewall
 
 pytestmark = [
@@ -211,6 +213,35 @@ def test_a_cannot_reach_b_cluster_ports_on_loopback(matrix: Matrix, b_cluster: C
     ).stdout
     assert f"heliohub-owner-{uid_b}" in listing
     assert f"heliohub-owner-{uid_a}" not in listing
+
+
+KERNEL_PROBE = """
+import socket, urllib.request
+for port in {ports}:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        print("PORT", port, "open")
+    except OSError as exc:
+        print("PORT", port, "refused", type(exc).__name__)
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{{port}}/status", timeout=5)
+        print("HTTP", port, "answered")
+    except Exception as exc:
+        print("HTTP", port, "failed", type(exc).__name__)
+"""
+
+
+def test_a_kernel_cannot_reach_b_dashboards_on_loopback(matrix: Matrix, b_cluster: Cluster) -> None:
+    """The same attack from a notebook: code in A's kernel, as A's OS user."""
+    ports = sorted(_listening_ports(_os_user(B).pw_uid))
+    _start_server(matrix, A)
+    result = run_in_kernel(
+        matrix.hub.url, A.username, matrix.token(A), KERNEL_PROBE.format(ports=ports)
+    )
+    assert result.error is None, result.error
+    lines = result.stdout.splitlines()
+    assert len([line for line in lines if line.startswith("PORT")]) == len(ports), lines
+    assert all(" open" not in line and "answered" not in line for line in lines), lines
 
 
 def test_rules_go_with_the_last_cluster_and_with_down(matrix: Matrix) -> None:
