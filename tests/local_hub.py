@@ -199,7 +199,8 @@ class LocalHub:
         return out
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self.cli("status", "--json").stdout)
+        # Non-zero while degraded or stopped: the JSON says which.
+        return json.loads(self.cli("status", "--json", check=False).stdout)
 
     def gateway_port(self) -> int:
         status = self.status()

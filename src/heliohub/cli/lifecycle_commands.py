@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Annotated
 
@@ -12,6 +13,10 @@ from heliohub.cli.common import ConfigOption, handle_errors, load_config
 from heliohub.cli.output import RichReporter, console, err_console
 from heliohub.errors import UserError
 from heliohub.providers.base import DownOptions, Plan, Status, UpOptions
+
+# LSB init-script status codes: 1 for a deployment that runs but is degraded, 3 not running.
+STATUS_EXIT = {"partial": 1, "stopped": 3, "unknown": 4}
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 def _provider(config: ConfigOption, quiet: bool = False):
@@ -60,16 +65,17 @@ def up(
 ) -> None:
     """Start the deployment, or bring it in line with the config (upgrades step by step)."""
     provider = _provider(config)
-    status = provider.up(
-        UpOptions(
-            detach=detach,
-            insecure=insecure,
-            allow_data_loss=allow_data_loss,
-            during_maintenance=during_maintenance,
-            ignore_insights=ignore_insights,
-            confirm=_ask if sys.stdin.isatty() else None,
+    with provider.operation_lock("up"):
+        status = provider.up(
+            UpOptions(
+                detach=detach,
+                insecure=insecure,
+                allow_data_loss=allow_data_loss,
+                during_maintenance=during_maintenance,
+                ignore_insights=ignore_insights,
+                confirm=_ask if sys.stdin.isatty() else None,
+            )
         )
-    )
     show_status(status)
 
 
@@ -101,7 +107,8 @@ def down(
     from heliohub.providers import get_provider
 
     provider = get_provider(loaded, RichReporter())
-    provider.down(DownOptions(delete_data=delete_data, confirmed_name=confirmed))
+    with provider.operation_lock("down"):
+        provider.down(DownOptions(delete_data=delete_data, confirmed_name=confirmed))
     err_console.print("[green]down[/]: stopped; data kept" if not delete_data else "[green]down[/]")
 
 
@@ -110,12 +117,14 @@ def status(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show what is running and where."""
+    """Show what is running and where. Exit 0 when healthy, 1 when degraded, 3 when stopped."""
     result = _provider(config, quiet=True).status()
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
         show_status(result)
+    if result.state != "running":
+        raise typer.Exit(STATUS_EXIT.get(result.state, 1))
 
 
 @handle_errors
@@ -124,10 +133,15 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", min=0, help="Lines of each log to start with.")
+    ] = 200,
 ) -> None:
     """Print the logs of everything `up` started."""
-    for line in _provider(config, quiet=True).logs(follow):
-        print(line, flush=True)
+    # Colour codes the components wrote are kept for a terminal only, never put into a pipe.
+    plain = not sys.stdout.isatty()
+    for line in _provider(config, quiet=True).logs(follow, lines):
+        print(ANSI_ESCAPE.sub("", line) if plain else line, flush=True)
 
 
 def show_plan(plan: Plan) -> None:

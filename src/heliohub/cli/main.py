@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
+from typing import Annotated
 
 import typer
 
@@ -20,7 +23,30 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help: flags without a `<bool>` placeholder, and nothing boxed in a pipe.
+    rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"heliohub {version('heliohub')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """One config file and one CLI for a multi-user Jupyter + Dask platform (DaskHub)."""
+
 
 app.command()(config_commands.init)
 app.command()(config_commands.validate)
@@ -38,8 +64,25 @@ app.command()(cost_commands.cost)
 app.add_typer(users_commands.app)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run() -> None:
     # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored; Ctrl-C
     # (or a supervisor's SIGINT) must still stop `up` and clean up, so restore it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    app()
+    # `kill`, a closed terminal and Ctrl-C all take the same way out: whatever `up` started
+    # is stopped before the CLI exits.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    try:
+        app()
+    except BrokenPipeError:
+        pass
+    finally:
+        try:
+            sys.stdout.flush()
+        except OSError:
+            # The reader is gone (`heliohub logs | head`): say nothing more at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+class _Console(Console):
+    """A console whose reader may be gone: `up | tee log` after Ctrl-C, a closed terminal.
+
+    A message that cannot be shown is dropped, so the cleanup that follows it still runs.
+    """
+
+    def on_broken_pipe(self) -> None:
+        # Rich's own answer is SystemExit, which would skip the cleanup: go quiet instead.
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.file.fileno())
+        os.close(devnull)
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        # BrokenPipeError from a closed pipe, EIO from a hung-up terminal.
+        with contextlib.suppress(OSError):
+            super().print(*args, **kwargs)
+
+
+console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
 
 
 class RichReporter:

@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from heliohub.config import LoadedConfig
+from heliohub.errors import UserError
 
 
 class Reporter(Protocol):
@@ -145,6 +146,12 @@ class Provider(abc.ABC):
     def check(self) -> CheckReport:
         """A user's journey: log in, start a server, compute on a Dask cluster, clean up."""
 
+    def operation_lock(self, what: str) -> AbstractContextManager[None]:
+        """One `up`, `down` or upgrade at a time; the CLI holds it around each of them."""
+        from heliohub.providers import oplock
+
+        return oplock.hold(self.loaded.data_dir / "state", what)
+
     def offline_problems(self, insecure: bool) -> list[str]:
         """What `up` would refuse that can be known without starting or asking the cloud."""
         return []
@@ -152,5 +159,6 @@ class Provider(abc.ABC):
     def plan(self) -> Plan:
         return Plan(notes=[f"provider {self.config.provider} has nothing to plan: `up` applies"])
 
-    def logs(self, follow: bool) -> Iterator[str]:
-        raise NotImplementedError
+    def logs(self, follow: bool, lines: int = 200) -> Iterator[str]:
+        """The last `lines` lines of each component's log; with follow, then new ones."""
+        raise UserError(f"`heliohub logs` has nothing to read for provider {self.config.provider}")

@@ -463,6 +463,19 @@ class AWSProvider(Provider):
             raise UserError("this AWS provider has no Kubernetes layer to examine")
         return layer.doctor()
 
+    def logs(self, follow: bool, lines: int = 200) -> Iterator[str]:
+        """The hub, proxy, gateway and user pods of the EKS cluster, through its API."""
+        from heliohub.providers.kubernetes.provider import kube_logs
+
+        with aws_errors():
+            deployed = self.engine().outputs()
+            if "cluster" not in deployed:
+                raise UserError("the cluster stack is not deployed yet: run `heliohub up` first")
+            layer = self._layer(self._outputs(deployed))
+        if layer is None:
+            raise UserError("this AWS provider has no Kubernetes layer to read logs from")
+        return kube_logs(layer.kube, layer.namespace, follow, lines)
+
     def check(self) -> CheckReport:
         report = CheckReport()
         for component in self.status().components:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from heliohub.config import LoadedConfig
 from heliohub.errors import UserError
@@ -24,7 +25,17 @@ LOG_SOURCES = (
     {"app": "jupyterhub", "component": "hub"},
     {"app": "jupyterhub", "component": "proxy"},
     {"app.kubernetes.io/name": "dask-gateway", "app.kubernetes.io/component": "gateway"},
+    # Users' servers (z2jh labels them so; the pod name carries the user).
+    {"app": "jupyterhub", "component": "singleuser-server"},
 )
+
+
+def kube_logs(kube: Any, namespace: str, follow: bool, lines: int) -> Iterator[str]:
+    """Hub, proxy, gateway and user pods through the Kubernetes API, `lines` per source."""
+    if follow:
+        raise UserError("--follow is not supported on Kubernetes yet; run without it")
+    for labels in LOG_SOURCES:
+        yield from kube.logs(namespace, labels)[-lines:] if lines > 0 else []
 
 
 class KubernetesProvider(Provider):
@@ -95,8 +106,5 @@ class KubernetesProvider(Provider):
     def check(self) -> CheckReport:
         return self.layer.check()
 
-    def logs(self, follow: bool) -> Iterator[str]:
-        if follow:
-            raise UserError("--follow is not supported on Kubernetes yet; run without it")
-        for labels in LOG_SOURCES:
-            yield from self.layer.kube.logs(self.layer.namespace, labels)
+    def logs(self, follow: bool, lines: int = 200) -> Iterator[str]:
+        return kube_logs(self.layer.kube, self.layer.namespace, follow, lines)

@@ -13,8 +13,10 @@ def _files(logs_dir: Path) -> list[Path]:
     return sorted(p for p in logs_dir.glob("*.log") if p.is_file())
 
 
-def read_logs(logs_dir: Path, follow: bool, poll_s: float = 0.5) -> Iterator[str]:
-    """The last lines of each log file; with follow, then every new line as it is written."""
+def read_logs(
+    logs_dir: Path, follow: bool, poll_s: float = 0.5, lines: int = TAIL_LINES
+) -> Iterator[str]:
+    """The last `lines` lines of each log file; with follow, then every new line as written."""
     positions: dict[Path, int] = {}
     several = len(_files(logs_dir)) > 1
     for path in _files(logs_dir):
@@ -22,7 +24,8 @@ def read_logs(logs_dir: Path, follow: bool, poll_s: float = 0.5) -> Iterator[str
         positions[path] = len(data)
         if several:
             yield f"==> {path.name} <=="
-        yield from data.decode(errors="replace").splitlines()[-TAIL_LINES:]
+        if lines > 0:
+            yield from data.decode(errors="replace").splitlines()[-lines:]
     if not follow:
         return
     partial: dict[Path, str] = {}
@@ -39,8 +42,8 @@ def read_logs(logs_dir: Path, follow: bool, poll_s: float = 0.5) -> Iterator[str
                 chunk = f.read(size - start)
             positions[path] = size
             text = partial.pop(path, "") + chunk.decode(errors="replace")
-            lines = text.split("\n")
-            if lines[-1]:
-                partial[path] = lines[-1]
-            yield from lines[:-1]
+            new = text.split("\n")
+            if new[-1]:
+                partial[path] = new[-1]
+            yield from new[:-1]
         time.sleep(poll_s)

@@ -8,12 +8,14 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
-from heliohub.config import LoadedConfig
+from heliohub.config import REAL_AUTH_TYPES, LoadedConfig
 from heliohub.config.auth import SharedPasswordAuth
 from heliohub.config.local import is_loopback, split_bind
 from heliohub.errors import RefusedError, UserError
+from heliohub.providers import oplock
 from heliohub.providers.base import (
     CheckReport,
     Component,
@@ -57,6 +59,23 @@ EXECUTABLES = (
 HEALTH_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 CHECK_USER = "heliohub-check-user"
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _uninterruptible() -> Iterator[None]:
+    """Cleanup runs to its end: a second Ctrl-C, or make's SIGINT after the terminal's, would
+    otherwise abort it halfway and leave processes behind."""
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class LocalProvider(Provider):
@@ -146,16 +165,20 @@ class LocalProvider(Provider):
             return hint
         return f"log in with {auth.type} (admins: {admins})"
 
-    def _ensure_dir(self, path: Path, mode: int, created: set[str]) -> None:
+    def _ensure_dir(
+        self, path: Path, mode: int, created: set[str], keep_mode: bool = False
+    ) -> None:
         """Create path with mode; change the mode only of directories heliohub created.
 
         An existing directory is the operator's: `data_dir: /srv` must never make /srv 0711.
+        keep_mode: create and record it, but leave a recorded one's mode as it is.
         """
         try:
             if not path.exists():
-                path.mkdir(parents=True)
+                path.mkdir(parents=True, exist_ok=True)
                 created.add(str(path))
-            if str(path) in created:
+                os.chmod(path, mode)
+            elif str(path) in created and not keep_mode:
                 os.chmod(path, mode)
         except OSError as exc:
             raise UserError(f"{path}: cannot create or use it ({exc.strerror})") from None
@@ -253,7 +276,22 @@ class LocalProvider(Provider):
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def _operation_lock(self, what: str) -> AbstractContextManager[None]:
+        """The deployment's lock, in its state directory (created, and recorded as ours)."""
+        problem = offline_checks.data_dir_problem(self.layout.data_dir)
+        if problem:
+            raise UserError(problem)
+        created = state.created_dirs(self.layout.state_dir)
+        self._ensure_dir(self.layout.data_dir, 0o755, created, keep_mode=True)
+        self._ensure_dir(self.layout.state_dir, 0o700, created)
+        state.save_created_dirs(self.layout.state_dir, created)
+        return oplock.hold(self.layout.state_dir, what)
+
     # ----- the interface -------------------------------------------------------------------
+
+    def operation_lock(self, what: str) -> AbstractContextManager[None]:
+        # Taken inside up and down: a foreground `up` holds it only while starting.
+        return nullcontext()
 
     def offline_problems(self, insecure: bool) -> list[str]:
         return offline_checks.offline_problems(self.loaded, self.euid, insecure, self.bin_dir)
@@ -271,21 +309,25 @@ class LocalProvider(Provider):
             )
             iso = "none"
         exposure.check_exposure(self.config, iso, self.euid, options.insecure, self.reporter)
-        if self._running() is not None:
-            self.reporter.info("already running; nothing to do (`heliohub down` stops it)")
-            return self.status()
-        self._preflight(iso)
-        # Before a hub of another JupyterHub version touches the database: back up, migrate.
-        hub_db.ensure_current(self.layout, self.bin_dir, self._tool_env(), self.reporter)
-        run: state.RunState | None = None
-        try:
-            run = self._start(iso)
-            with self.reporter.stage("wait until healthy"):
-                self._wait_healthy(run)
-        except KeyboardInterrupt:
-            self.reporter.info("interrupted: stopping what was started")
-            self._stop(self._deployment_id, run)
-            raise
+        # The lock covers the start only: a foreground `up` must let `down` in once running.
+        with self._operation_lock("up"):
+            if self._running() is not None:
+                self.reporter.info("already running; nothing to do (`heliohub down` stops it)")
+                return self.status()
+            state.clear_stop_request(self.layout.state_dir)
+            self._preflight(iso)
+            # Before a hub of another JupyterHub version touches the database: back up, migrate.
+            hub_db.ensure_current(self.layout, self.bin_dir, self._tool_env(), self.reporter)
+            run: state.RunState | None = None
+            try:
+                run = self._start(iso)
+                with self.reporter.stage("wait until healthy"):
+                    self._wait_healthy(run)
+            except KeyboardInterrupt:
+                with _uninterruptible():
+                    self.reporter.info("interrupted: stopping what was started")
+                    self._stop(self._deployment_id, run)
+                raise
         self.reporter.info(f"hub: {run.url}")
         self.reporter.info(self._login_hint())
         self.reporter.info(f"logs: {self.layout.logs_dir} (`heliohub logs -f`)")
@@ -378,21 +420,27 @@ class LocalProvider(Provider):
 
     def _foreground(self, run: state.RunState) -> Status:
         self.reporter.info("running in the foreground; Ctrl-C stops everything")
-
-        def _interrupt(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        # SIGTERM and SIGHUP (a closed terminal) take the Ctrl-C way out, cleanup included.
+        previous = {
+            sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
+        }
         try:
             while processes.is_ours(run.hub_pid, run.deployment_id):
+                if state.stop_requested(self.layout.state_dir):
+                    break
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            self.reporter.info("stopping")
-            self.down(DownOptions())
-            return self.status()
+            with _uninterruptible():
+                self.reporter.info("stopping")
+                self.down(DownOptions())
+                return self.status()
         finally:
-            signal.signal(signal.SIGTERM, previous)
-        if state.load(self.layout.state_file) is None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        by_down = state.stop_requested(self.layout.state_dir)
+        if by_down or state.load(self.layout.state_file) is None:
+            # `down` from another shell: let it finish its work, then report that, not a crash.
+            oplock.wait_free(self.layout.state_dir, STOP_TIMEOUT_S + 30)
             self.reporter.info("stopped by `heliohub down`")
             return self.status()
         tail = self._log_tail()
@@ -423,11 +471,15 @@ class LocalProvider(Provider):
         if not self.layout.state_dir.exists():
             self.reporter.info(f"nothing to stop: {self.layout.data_dir} holds no deployment")
             return
-        run = state.load(self.layout.state_file)
-        dep_id = run.deployment_id if run else self._deployment_id
-        if run is None and not processes.marked(dep_id):
-            self.reporter.info("not running")
-        self._stop(dep_id, run)
+        with oplock.hold(self.layout.state_dir, "down"):
+            run = state.load(self.layout.state_file)
+            dep_id = run.deployment_id if run else self._deployment_id
+            if run is None and not processes.marked(dep_id):
+                self.reporter.info("not running")
+            else:
+                # A foreground `up` elsewhere watches for this and exits 0 instead of failing.
+                state.request_stop(self.layout.state_dir)
+            self._stop(dep_id, run)
         if options.delete_data:
             with self.reporter.stage(f"delete {self.layout.data_dir}"):
                 shutil.rmtree(self.layout.data_dir)
@@ -499,11 +551,30 @@ class LocalProvider(Provider):
             url=run.url,
             components=components,
             notes=[
+                *self._insecure_notes(),
                 f"isolation: {run.isolation}",
                 self._login_hint(),
                 f"logs: {self.layout.logs_dir}",
             ],
         )
+
+    def _insecure_notes(self) -> list[str]:
+        """What makes a running deployment `--insecure`: reachable from outside, unprotected."""
+        host, _port = split_bind(self.config.local.bind)
+        if is_loopback(host):
+            return []
+        missing = []
+        if self.config.https.mode != "files":
+            missing.append("TLS")
+        if self.config.auth.type not in REAL_AUTH_TYPES:
+            missing.append("a real login")
+        if not missing:
+            return []
+        return [
+            f"INSECURE: {self.config.local.bind} is reachable from other machines without "
+            + " and without ".join(missing)
+            + " (started with --insecure)"
+        ]
 
     def check(self) -> CheckReport:
         from heliohub.check import run_check
@@ -534,7 +605,7 @@ class LocalProvider(Provider):
         """The hub's SQLite database (NativeAuthenticator keeps its accounts there too)."""
         return self.layout.state_dir / "jupyterhub.sqlite"
 
-    def logs(self, follow: bool) -> Iterator[str]:
+    def logs(self, follow: bool, lines: int = 200) -> Iterator[str]:
         if not self.layout.logs_dir.exists():
             raise UserError(f"no logs yet: {self.layout.logs_dir} does not exist")
-        return read_logs(self.layout.logs_dir, follow)
+        return read_logs(self.layout.logs_dir, follow, lines=lines)

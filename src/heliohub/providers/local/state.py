@@ -90,3 +90,19 @@ def created_dirs(state_dir: Path) -> set[str]:
 
 def save_created_dirs(state_dir: Path, dirs: set[str]) -> None:
     (state_dir / CREATED_DIRS_FILE).write_text(json.dumps(sorted(dirs), indent=2) + "\n")
+
+
+STOP_REQUEST_FILE = "stop-requested"
+
+
+def request_stop(state_dir: Path) -> None:
+    """`down` says it is stopping the deployment, so a foreground `up` does not call it a crash."""
+    (state_dir / STOP_REQUEST_FILE).write_text(f"{os.getpid()}\n")
+
+
+def stop_requested(state_dir: Path) -> bool:
+    return (state_dir / STOP_REQUEST_FILE).exists()
+
+
+def clear_stop_request(state_dir: Path) -> None:
+    (state_dir / STOP_REQUEST_FILE).unlink(missing_ok=True)
