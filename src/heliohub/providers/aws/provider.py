@@ -329,7 +329,10 @@ class AWSProvider(Provider):
             deployed = self.engine().outputs()
             if self.kubernetes_layer is not None and "cluster" in deployed:
                 layer = self._layer(self._outputs(deployed))
-                plan.releases = [ReleasePlan(c.headline(), c.diff) for c in layer.release_changes()]
+                plan.releases = [
+                    ReleasePlan(c.headline(), c.diff + c.manifest_diff)
+                    for c in layer.release_changes()
+                ]
         if upgrade is not None and upgrade.steps:
             plan.steps = [s.summary for s in upgrade.steps]
             plan.notes += list(upgrade.notes)

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.errors import RefusedError, UserError
 from heliohub.providers.base import CheckReport, Component, Reporter
@@ -83,11 +85,14 @@ class KubernetesLayer:
         environ: Mapping[str, str] | None = None,
         provided_secrets: Mapping[str, str] | None = None,
         aws_session: Any = None,
+        chart_dirs: Mapping[str, Path] | None = None,
     ) -> None:
         """config: pass the LoadedConfig, so secret files resolve against the config file's
         directory; with a bare HubConfig they resolve against state_dir's parent (the data
         directory). Generated secrets live in <data dir>/secrets either way.
         provided_secrets: secret values the caller already holds, by environment variable.
+        chart_dirs: chart name -> a local chart folder, used by `plan` for `helm template`
+        when its version is the one asked for (else the chart repository is used).
         """
         if isinstance(config, LoadedConfig):
             self.loaded = config
@@ -110,6 +115,7 @@ class KubernetesLayer:
         self.environ = dict(os.environ if environ is None else environ)
         self.provided_secrets = dict(provided_secrets or {})
         self._session = aws_session
+        self.chart_dirs = dict(chart_dirs or {})
 
     # -- connections, made on first use ---------------------------------------------------------
 
@@ -287,10 +293,42 @@ class KubernetesLayer:
             shutil.rmtree(values_dir, ignore_errors=True)
 
     def release_changes(self) -> list[ReleaseChange]:
-        """Per release, the chart version change and the values diff since the last `up`."""
-        return diff_releases(
-            applied.load(self.state_dir), release_records(self.config, self.render().files)
-        )
+        """Per release, the chart version change and the diffs of its values and of the
+        manifests the chart renders from them (`helm template`), since the last `up`."""
+        deployed = applied.load(self.state_dir)
+        wanted = release_records(self.config, self.render().files)
+        by_name = {r.name: r for r in rel.releases(self.config)}
+        manifests: dict[str, tuple[str | None, str | None]] = {}
+        for name, new in wanted.items():
+            old = deployed.get(name)
+            try:
+                manifests[name] = (
+                    self._template(by_name[name], old.version, old.values) if old else None,
+                    self._template(by_name[name], new.version, new.values),
+                )
+            except UserError as exc:
+                why = str(exc).splitlines()[0]
+                self.reporter.warn(f"release {name}: manifests not compared ({why})")
+        return diff_releases(deployed, wanted, manifests)
+
+    def _template(self, release: rel.Release, version: str, values: Mapping[str, str]) -> str:
+        """`helm template` of a release at a chart version with the given values files."""
+        args = ["template", release.name]
+        local = self.chart_dirs.get(release.chart.name)
+        if local is not None and _chart_version(local) == version:
+            args.append(str(local))
+        else:
+            args += [release.chart.name, "--repo", release.chart.repo, "--version", version]
+        args += ["--namespace", release.namespace]
+        values_dir = Path(tempfile.mkdtemp(prefix="heliohub-values-"))
+        try:
+            os.chmod(values_dir, 0o700)
+            for file_name, text in values.items():
+                (values_dir / file_name).write_text(text)
+                args += ["--values", str(values_dir / file_name)]
+            return self.helm.run(args)
+        finally:
+            shutil.rmtree(values_dir, ignore_errors=True)
 
     def user_server_count(self) -> int:
         """Running user servers: those a node replacement would restart."""
@@ -448,3 +486,11 @@ class KubernetesLayer:
         if not self.config.domain and not lb:
             raise UserError("the hub has no address yet: proxy-public has no load balancer")
         return public_url(self.config, lb)
+
+
+def _chart_version(folder: Path) -> str | None:
+    try:
+        meta = yaml.safe_load((folder / "Chart.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return str(meta.get("version")) if isinstance(meta, dict) else None

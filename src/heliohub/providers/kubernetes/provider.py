@@ -49,7 +49,10 @@ class KubernetesProvider(Provider):
 
     def plan(self) -> Plan:
         return Plan(
-            releases=[ReleasePlan(c.headline(), c.diff) for c in self.layer.release_changes()],
+            releases=[
+                ReleasePlan(c.headline(), c.diff + c.manifest_diff)
+                for c in self.layer.release_changes()
+            ],
             notes=["helm releases compared with what the last `heliohub up` gave them"],
         )
 
