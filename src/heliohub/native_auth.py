@@ -15,6 +15,8 @@ from typing import Any
 
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
+from nativeauthenticator.handlers import SignUpHandler as NativeSignUpHandler
+from traitlets import Bool
 
 
 class LoginHandler(NativeLoginHandler):
@@ -45,11 +47,43 @@ class LoginHandler(NativeLoginHandler):
         self.finish(await self._render(login_error=error, username=username))
 
 
+class SignUpHandler(NativeSignUpHandler):
+    """nativeauthenticator's sign-up, which can keep the admins' names to the operator."""
+
+    async def post(self) -> None:
+        auth = self.authenticator
+        if auth.enable_signup and not auth.admin_signup:
+            name = auth.normalize_username(self.get_body_argument("username", "", strip=False))
+            if name in auth.admin_users and not auth.user_exists(name):
+                self.set_status(403)
+                html = await self.render_template(
+                    "signup.html",
+                    ask_email=auth.ask_email_on_signup,
+                    result_message=(
+                        f"The name {name} is kept for an administrator, whose account is "
+                        "created by the hub's operator."
+                    ),
+                    alert="alert-danger",
+                    two_factor_auth=auth.allow_2fa,
+                    recaptcha_key=auth.recaptcha_key,
+                    tos=auth.tos,
+                )
+                self.finish(html)
+                return
+        await super().post()
+
+
 class HeliohubNativeAuthenticator(NativeAuthenticator):
-    """NativeAuthenticator with the login handler above."""
+    """NativeAuthenticator with the handlers above."""
+
+    admin_signup = Bool(
+        True,
+        config=True,
+        help="Whether the names in admin_users may sign up on the web page (and are then "
+        "authorized and admin at once). Whoever signs up first with such a name becomes admin, "
+        "so turn it off wherever the operator can create the admins' accounts.",
+    )
 
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
-        return [
-            (path, LoginHandler if handler is NativeLoginHandler else handler)
-            for path, handler in super().get_handlers(app)
-        ]
+        ours = {NativeLoginHandler: LoginHandler, NativeSignUpHandler: SignUpHandler}
+        return [(path, ours.get(handler, handler)) for path, handler in super().get_handlers(app)]

@@ -79,7 +79,8 @@ aws:
 _AUTH_EXTRA = {
     "shared-password": "  admin_users: [admin]\n"
     "  # the password is generated on first `up` into <data_dir>/secrets/\n",
-    "native": "  admin_users: [admin]   # sign up as this name first; admins approve others\n",
+    "native": "  admin_users: [admin]\n"
+    "  # local: `heliohub users add admin` makes its account; elsewhere sign up as it first\n",
     # Cognito users are named by email, so admin rights come from a user pool group.
     "cognito": "  admin_groups: [admins]\n"
     "  # on aws the user pool, domain and app client are created by heliohub; invite users\n"

@@ -297,6 +297,10 @@ def _login_settings(config: HubConfig, public_url: str, outputs: AWSOutputs | No
                     "minimum_password_length": auth.minimum_password_length,
                     "check_common_password": True,
                 },
+                # Whoever signed up first with an admin's name would be admin. On local the
+                # operator creates those accounts (`heliohub users add`); elsewhere the hub's
+                # database is out of its reach, so admins still sign up first there.
+                "HeliohubNativeAuthenticator": {"admin_signup": config.provider != "local"},
             }
         )
     if isinstance(auth, OIDCAuth):
