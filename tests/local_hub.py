@@ -115,6 +115,10 @@ class LocalHub:
                 "bind": f"127.0.0.1:{self.port}",
                 "data_dir": "./data",
                 "isolation": "none",
+                # Servers and workers run from the environment heliohub runs in, as an existing
+                # environment: building a managed one (tests/test_user_environment.py) for every
+                # deployment would only add time to tests about other things.
+                "user_environment": {"python": str(Path(heliohub).parent / "python")},
                 **config.get("local", {}),
             },
         }

@@ -85,6 +85,8 @@ def _runtime_env(monkeypatch: pytest.MonkeyPatch, isolation: str, data_dir: Path
     values = {
         "HELIOHUB_DATA_DIR": str(data_dir),
         "HELIOHUB_BIN_DIR": "/venv/bin",
+        "HELIOHUB_USER_BIN_DIR": "/user-env/bin",
+        "PATH": "/venv/bin:/usr/bin:/bin",
         "HELIOHUB_PROXY_COMMAND": "/proxy/configurable-http-proxy",
         "HELIOHUB_DEPLOYMENT_ID": "dep123",
         "HELIOHUB_ISOLATION": isolation,
@@ -119,7 +121,8 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:40002"
     assert c.ConfigurableHTTPProxy.command == ["/proxy/configurable-http-proxy"]
     assert c.JupyterHub.spawner_class.endswith(".SameUserSpawner")
-    assert c.Spawner.cmd == ["/venv/bin/jupyterhub-singleuser"]
+    # Servers run from the user environment, the hub from heliohub's.
+    assert c.Spawner.cmd == ["/user-env/bin/jupyterhub-singleuser"]
     assert c.Spawner.args == (["--allow-root"] if os.geteuid() == 0 else [])
     assert c.HeliohubSpawner.homes_dir == str(tmp_path / "data" / "homes")
     assert c.HeliohubSpawner.shared_dir == str(tmp_path / "data" / "shared")
@@ -133,6 +136,7 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert env["DASK_LABEXTENSION__FACTORY__CLASS"] == "LabGatewayCluster"
     assert env["DASK_GATEWAY__AUTH__TYPE"] == "jupyterhub"
     assert env["HELIOHUB_DEPLOYMENT_ID"] == "dep123"
+    assert env["PATH"] == "/user-env/bin:/venv/bin:/usr/bin:/bin"
     scope = "access:services!service=dask-gateway"
     assert scope in c.Spawner.server_token_scopes
     user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
@@ -200,11 +204,24 @@ def test_gateway_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert c.DaskGateway.backend_class.endswith(".SameUserBackend")
     assert c.Proxy.address == "127.0.0.1:40003"
     assert c.Proxy.prefix == "/services/dask-gateway"
-    assert c.LocalClusterConfig.scheduler_cmd == ["/venv/bin/dask", "scheduler"]
-    assert c.LocalClusterConfig.worker_cmd == ["/venv/bin/dask", "worker", "--host", "127.0.0.1"]
+    # Schedulers and workers run from the user environment, like the notebook.
+    assert c.LocalClusterConfig.scheduler_cmd == ["/user-env/bin/dask", "scheduler"]
+    assert c.LocalClusterConfig.worker_cmd == [
+        "/user-env/bin/dask",
+        "worker",
+        "--host",
+        "127.0.0.1",
+    ]
     assert c.LocalClusterConfig.idle_timeout == 1800.0
     assert c.LocalClusterConfig.cluster_max_workers == 8
-    assert c.LocalClusterConfig.environment == {"HELIOHUB_DEPLOYMENT_ID": "dep123"}
+    assert c.LocalClusterConfig.environment == {
+        "HELIOHUB_DEPLOYMENT_ID": "dep123",
+        "PATH": "/user-env/bin:/venv/bin:/usr/bin:/bin",
+    }
+    # heliohub's PATH, PYTHONPATH and VIRTUAL_ENV stay out of the workers.
+    assert c.LocalBackend.inherited_environment == ["LANG", "LC_ALL"]
+    # Workers get their owner's home, as the owner's server does.
+    assert c.SameUserBackend.homes_dir == str(tmp_path / "data" / "homes")
     options = c.Backend.cluster_options
     parsed = options.parse_options({"worker_cores": 4, "worker_memory": 8})
     assert options.get_configuration(parsed, None) == {

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from tornado.websocket import websocket_connect
 
+from heliohub import env_versions
 from heliohub.providers.base import CheckReport, CheckStep
 
 RESULT_MARK = "HELIOHUB-CHECK-RESULT "
@@ -51,6 +52,18 @@ try:
     out["value"] = int(da.arange(n, chunks=n // 8).sum().compute())
     out["expected"] = n * (n - 1) // 2
     out["compute_s"] = time.monotonic() - t
+
+    def versions():
+        import sys, dask, distributed, dask_gateway
+        return {"python": sys.version.split()[0], "dask": dask.__version__,
+                "distributed": distributed.__version__, "dask-gateway": dask_gateway.__version__}
+
+    out["notebook_versions"] = versions()
+    out["worker_versions"] = client.submit(versions, pure=False).result()
+    try:
+        out["gateway_version"] = gateway.get_versions()["server"]["version"]
+    except Exception as exc:
+        out["gateway_version_error"] = repr(exc)
     client.close()
 finally:
     t = time.monotonic()
@@ -336,7 +349,25 @@ async def _dask_in_kernel(
         out["compute_s"],
         f"got {out['value']}, expected {out['expected']}",
     )
+    _versions_step(j, out)
     j.add("stop the cluster", True, out["shutdown_s"])
+
+
+def _versions_step(j: _Journey, out: dict[str, Any]) -> None:
+    """The notebook's, the workers' and the gateway's versions, side by side."""
+    notebook = out.get("notebook_versions") or {}
+    workers = out.get("worker_versions") or {}
+    gateway = out.get("gateway_version")
+    problems = env_versions.mismatches(notebook, workers, gateway)
+    if not gateway:
+        problems.append(f"the gateway's version is unknown: {out.get('gateway_version_error')}")
+    detail = (
+        f"notebook: {env_versions.describe(notebook)}; workers: "
+        f"{env_versions.describe(workers)}; gateway: dask-gateway-server {gateway or '?'}"
+    )
+    if problems:
+        detail += ". Mismatch: " + "; ".join(problems)
+    j.add("versions: notebook, workers and gateway fit", not problems, 0.0, detail)
 
 
 async def _journey(

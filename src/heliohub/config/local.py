@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+import re
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from heliohub.config.base import PositiveInt, Strict
 
@@ -22,6 +23,70 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# A PEP 508 requirement as users write it: a name, optional extras, an optional version rule.
+# URLs and paths are left out on purpose: the managed environment is rebuilt from the index.
+REQUIREMENT = (
+    r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._,-]+\])?"
+    r"( ?(===|==|!=|~=|>=|<=|>|<) ?[A-Za-z0-9.*+!_-]+( ?, ?(===|==|!=|~=|>=|<=|>|<) ?"
+    r"[A-Za-z0-9.*+!_-]+)*)?$"
+)
+Requirement = Annotated[
+    str,
+    Field(
+        pattern=REQUIREMENT,
+        description="a package from the index, optionally with a version rule, e.g. "
+        "'astropy' or 'sunpy[all]>=6'",
+    ),
+]
+
+
+def package_name(requirement: str) -> str:
+    """The normalised name (PEP 503) of a requirement, for comparing."""
+    name = re.split(r"[\[ =!~<>]", requirement, maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class UserEnvironment(Strict):
+    """The Python environment user servers and Dask workers run from, apart from heliohub's."""
+
+    packages: list[Requirement] | None = Field(
+        default=None,
+        description="science packages of an environment heliohub creates and updates with uv, "
+        "next to what servers and workers need; unset with no python: none beyond those",
+    )
+    python: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the python of an existing environment, used as it is (relative to the "
+        "config file); heliohub checks its Jupyter and Dask packages",
+    )
+
+    @field_validator("packages")
+    @classmethod
+    def _once(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        names = [package_name(p) for p in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"each package once, got {', '.join(dupes)} more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if self.python is not None and self.packages is not None:
+            raise ValueError(
+                "give either 'packages' (an environment heliohub manages) or 'python' (an "
+                "existing environment, used as it is), not both; add the packages to that "
+                "environment yourself"
+            )
+        return self
+
+    @property
+    def managed(self) -> bool:
+        return self.python is None
 
 
 class Local(Strict):
@@ -50,6 +115,11 @@ class Local(Strict):
     concurrent_spawn_limit: PositiveInt = 100
     server_memory_limit_gib: float | None = Field(
         default=None, gt=0, description="memory limit per user server; unset: none"
+    )
+    user_environment: UserEnvironment = Field(
+        default_factory=UserEnvironment,
+        description="what user servers and Dask workers run from; default: an environment "
+        "heliohub manages, with no extra packages",
     )
 
     @field_validator("bind")

@@ -26,7 +26,8 @@ GATEWAY_SCOPE = f"access:services!service={GATEWAY_SERVICE}"
 # What `heliohub up` passes to the hub (and the hub on to its services), by purpose.
 RUNTIME_ENV = {
     "HELIOHUB_DATA_DIR": "absolute data directory",
-    "HELIOHUB_BIN_DIR": "directory of the jupyterhub, dask and jupyterhub-singleuser executables",
+    "HELIOHUB_BIN_DIR": "directory of heliohub's jupyterhub and dask-gateway-server executables",
+    "HELIOHUB_USER_BIN_DIR": "the user environment's bin directory: servers and workers run it",
     "HELIOHUB_PROXY_COMMAND": "configurable-http-proxy executable",
     "HELIOHUB_DEPLOYMENT_ID": "marks every process of this deployment",
     "HELIOHUB_ISOLATION": "none or system-users",
@@ -47,6 +48,7 @@ HTTPS_ENV = {
 GATEWAY_ENV = [
     "HELIOHUB_DATA_DIR",
     "HELIOHUB_BIN_DIR",
+    "HELIOHUB_USER_BIN_DIR",
     "HELIOHUB_ISOLATION",
     "HELIOHUB_DEPLOYMENT_ID",
     "HELIOHUB_GATEWAY_PORT",
@@ -120,6 +122,7 @@ env = os.environ
 c = get_config()  # noqa: F821 (provided by traitlets)
 data_dir = env["HELIOHUB_DATA_DIR"]
 bin_dir = env["HELIOHUB_BIN_DIR"]
+user_bin_dir = env["HELIOHUB_USER_BIN_DIR"]  # the user environment (local.user_environment)
 isolation = env["HELIOHUB_ISOLATION"]  # "none" or "system-users" (`auto` is resolved at start)
 deployment_id = env["HELIOHUB_DEPLOYMENT_ID"]
 gateway_port = env["HELIOHUB_GATEWAY_PORT"]
@@ -202,7 +205,7 @@ def _spawner(config: HubConfig) -> str:
     writers = shared.writable_by_group
     writers_src = _py(writers) if writers else "managed_writers"
     return f"""
-# User servers: JupyterLab with dask-gateway and the Dask extension, from this virtualenv.
+# User servers: JupyterLab with dask-gateway and the Dask extension, from the user environment.
 # Homes are <data_dir>/homes/<user>, each with a link `{shared.name}` to the shared directory.
 spawners = "heliohub.providers.local.spawner"
 homes_dir = os.path.join(data_dir, "homes")
@@ -225,7 +228,7 @@ else:
 c.HeliohubSpawner.homes_dir = homes_dir
 c.HeliohubSpawner.shared_dir = shared_dir
 c.HeliohubSpawner.shared_name = {_py(shared.name)}
-c.Spawner.cmd = [os.path.join(bin_dir, "jupyterhub-singleuser")]
+c.Spawner.cmd = [os.path.join(user_bin_dir, "jupyterhub-singleuser")]
 # jupyter-server refuses root without --allow-root; only isolation none runs servers as root.
 c.Spawner.args = ["--allow-root"] if isolation == "none" and os.geteuid() == 0 else []
 c.Spawner.default_url = "/lab"
@@ -247,6 +250,8 @@ c.Spawner.environment = {{
     "DASK_LABEXTENSION__FACTORY__MODULE": "heliohub.dask_lab",
     "DASK_LABEXTENSION__FACTORY__CLASS": "LabGatewayCluster",
     "HELIOHUB_DEPLOYMENT_ID": deployment_id,
+    # `pip`, `python` and `dask` in a terminal are the user environment's, as in the kernel.
+    "PATH": user_bin_dir + os.pathsep + env.get("PATH", os.defpath),
 }}
 """
 
@@ -375,16 +380,28 @@ if isolation == "system-users":
     c.SystemUserBackend.shared_name = {_py(shared.name)}
 else:
     c.DaskGateway.backend_class = backends + ".SameUserBackend"
+    c.SameUserBackend.homes_dir = os.path.join(data_dir, "homes")
 c.LocalBackend.clusters_directory = os.path.join(data_dir, "dask-clusters")
 c.LocalBackend.sigint_timeout = 5
 c.LocalBackend.sigterm_timeout = 5
 # Both backends derive from LocalBackend; 0: no limit.
 c.LocalBackend.max_clusters_per_user = {dask.max_clusters_per_user or 0}
-c.LocalClusterConfig.scheduler_cmd = [os.path.join(bin_dir, "dask"), "scheduler"]
+# Schedulers and workers run from the user environment, like the user's notebook.
+c.LocalClusterConfig.scheduler_cmd = [os.path.join(user_bin_dir, "dask"), "scheduler"]
 # Schedulers listen on loopback already (the backend's default host); workers and their
 # nannies would listen on every interface without --host.
-c.LocalClusterConfig.worker_cmd = [os.path.join(bin_dir, "dask"), "worker", "--host", "127.0.0.1"]
-c.LocalClusterConfig.environment = {{"HELIOHUB_DEPLOYMENT_ID": deployment_id}}
+c.LocalClusterConfig.worker_cmd = [
+    os.path.join(user_bin_dir, "dask"),
+    "worker",
+    "--host",
+    "127.0.0.1",
+]
+c.LocalClusterConfig.environment = {{
+    "HELIOHUB_DEPLOYMENT_ID": deployment_id,
+    "PATH": user_bin_dir + os.pathsep + env.get("PATH", os.defpath),
+}}
+# Not the gateway's PATH, PYTHONPATH or VIRTUAL_ENV: those are heliohub's environment.
+c.LocalBackend.inherited_environment = ["LANG", "LC_ALL"]
 c.LocalClusterConfig.idle_timeout = {float(dask.cluster_idle_timeout_s)!r}  # 0: never
 c.LocalClusterConfig.cluster_max_workers = {dask.max_workers_per_cluster}
 

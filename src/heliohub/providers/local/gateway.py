@@ -26,7 +26,7 @@ from traitlets import Unicode
 
 from heliohub.providers.local.dashboards import DashboardAuthBackend, OwnerPortsBackend
 from heliohub.providers.local.registry import AccountRefused
-from heliohub.providers.local.users import Homes, ensure_os_user, os_username
+from heliohub.providers.local.users import Homes, ensure_home, ensure_os_user, os_username
 
 GIB = 2**30
 # A directory made by root a moment ago: never follow a link in its place.
@@ -122,6 +122,19 @@ class ClusterLimitBackend(DashboardAuthBackend):
 
 class SameUserBackend(UnsafeLocalBackend, ClusterLimitBackend):
     """Isolation none: clusters run as the gateway's user, like everything else."""
+
+    homes_dir = Unicode("", help="directory that holds every home; empty: keep HOME").tag(
+        config=True
+    )
+
+    def get_env(self, cluster: Any) -> dict[str, str]:
+        env = super().get_env(cluster)
+        if self.homes_dir:
+            # The owner's server runs with this HOME: packages installed there with
+            # `pip install --user` reach the workers too.
+            homes = Homes(homes_dir=Path(self.homes_dir), shared_dir=None, shared_name="")
+            env["HOME"] = str(ensure_home(homes, cluster.username))
+        return env
 
 
 class SystemUserBackend(OwnerPortsBackend, ClusterLimitBackend):

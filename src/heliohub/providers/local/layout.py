@@ -38,6 +38,11 @@ class Layout:
         return self.data_dir / "proxy"
 
     @property
+    def user_env_dir(self) -> Path:
+        """The managed user environment servers and Dask workers run from."""
+        return self.data_dir / "user-env"
+
+    @property
     def clusters_dir(self) -> Path:
         """Working directories of running Dask clusters."""
         return self.data_dir / "dask-clusters"

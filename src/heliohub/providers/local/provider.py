@@ -22,6 +22,7 @@ from heliohub.providers.base import (
     DownOptions,
     Provider,
     Reporter,
+    SilentReporter,
     Status,
     UpOptions,
 )
@@ -33,6 +34,7 @@ from heliohub.providers.local import (
     offline_checks,
     processes,
     state,
+    user_env,
 )
 from heliohub.providers.local import secrets as secret_files
 from heliohub.providers.local.layout import Layout
@@ -49,13 +51,8 @@ from heliohub.render.auth import auth_settings
 from heliohub.render.files import write_tree
 from heliohub.render.local import GATEWAY_PREFIX, public_url, render_local
 
-EXECUTABLES = (
-    "jupyterhub",
-    "jupyterhub-singleuser",
-    "jupyterhub-idle-culler",
-    "dask",
-    "dask-gateway-server",
-)
+# What heliohub runs from its own environment; servers and workers run from the user's.
+EXECUTABLES = ("jupyterhub", "jupyterhub-idle-culler", "dask-gateway-server")
 HEALTH_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 CHECK_USER = "heliohub-check-user"
@@ -94,7 +91,8 @@ class LocalProvider(Provider):
         self.layout = Layout(loaded.data_dir)
         self.environ = dict(os.environ if environ is None else environ)
         self.euid = os.geteuid() if euid is None else euid
-        # The hub, servers and workers come from the virtualenv heliohub runs in.
+        # The hub, the proxy's manager and the gateway come from the virtualenv heliohub runs
+        # in; user servers and Dask workers from the user environment.
         self.bin_dir = bin_dir or Path(sys.executable).parent
 
     # ----- helpers -------------------------------------------------------------------------
@@ -241,13 +239,14 @@ class LocalProvider(Provider):
         return out
 
     def _hub_env(
-        self, iso: str, dep_id: str, ports: state.Ports, proxy_cmd: Path
+        self, iso: str, dep_id: str, ports: state.Ports, proxy_cmd: Path, user_bin_dir: Path
     ) -> dict[str, str]:
         env = {
             "PATH": f"{self.bin_dir}{os.pathsep}{self.environ.get('PATH', os.defpath)}",
             "PYTHONUNBUFFERED": "1",
             "HELIOHUB_DATA_DIR": str(self.layout.data_dir),
             "HELIOHUB_BIN_DIR": str(self.bin_dir),
+            "HELIOHUB_USER_BIN_DIR": str(user_bin_dir),
             "HELIOHUB_PROXY_COMMAND": str(proxy_cmd),
             "HELIOHUB_DEPLOYMENT_ID": dep_id,
             "HELIOHUB_ISOLATION": iso,
@@ -296,31 +295,61 @@ class LocalProvider(Provider):
     def offline_problems(self, insecure: bool) -> list[str]:
         return offline_checks.offline_problems(self.loaded, self.euid, insecure, self.bin_dir)
 
+    def _fall_back(self, reason: str) -> str:
+        self.reporter.warn(
+            f"isolation 'auto' would be system-users, but: {reason}. Falling back to "
+            "isolation 'none' (everything runs as root, loopback only). Set "
+            "local.isolation explicitly to choose."
+        )
+        return "none"
+
+    def _user_env(self, iso: str) -> tuple[user_env.UserEnv, str]:
+        """The user environment, created, updated or checked; and the isolation it allows."""
+        wanted = self.config.local.user_environment
+        pins = user_env.hub_versions()
+        if wanted.python is not None:
+            python = Path(wanted.python).expanduser()
+            if not python.is_absolute():
+                # Not resolved: a virtualenv's python is a symlink to its base interpreter.
+                python = Path(os.path.abspath(self.loaded.base_dir / python))
+            return user_env.existing(python, pins), iso
+        try:
+            base = user_env.base_interpreter(for_other_users=iso == "system-users")
+        except UserError as exc:
+            if self.config.local.isolation != "auto":
+                raise
+            iso = self._fall_back(str(exc))
+            base = user_env.base_interpreter(for_other_users=False)
+        managed = user_env.Managed(self.layout.user_env_dir, self.reporter, self.environ)
+        return managed.ensure(wanted, pins, base), iso
+
     def up(self, options: UpOptions) -> Status:
         iso = isolation.resolve(self.config, self.euid)
-        reason = isolation.fallback_reason(
-            self.config, self.euid, self.layout.data_dir, self.bin_dir
-        )
-        if reason:
-            self.reporter.warn(
-                f"isolation 'auto' would be system-users, but: {reason}. Falling back to "
-                "isolation 'none' (everything runs as root, loopback only). Set "
-                "local.isolation explicitly to choose."
-            )
-            iso = "none"
-        exposure.check_exposure(self.config, iso, self.euid, options.insecure, self.reporter)
+        # Refusals that need nothing built come before the user environment is built; the
+        # check that counts (and warns) runs once the isolation is final.
+        exposure.check_exposure(self.config, iso, self.euid, options.insecure, SilentReporter())
         # The lock covers the start only: a foreground `up` must let `down` in once running.
         with self._operation_lock("up"):
             if self._running() is not None:
+                # Before the user environment: it must not change under running servers.
                 self.reporter.info("already running; nothing to do (`heliohub down` stops it)")
                 return self.status()
             state.clear_stop_request(self.layout.state_dir)
-            self._preflight(iso)
+            env, iso = self._user_env(iso)
+            self.reporter.info(f"user environment: {env.describe()}")
+            if iso == "system-users":
+                reason = isolation.fallback_reason(
+                    self.config, self.euid, self.layout.data_dir, env.bin_dir
+                )
+                if reason:
+                    iso = self._fall_back(reason)
+            exposure.check_exposure(self.config, iso, self.euid, options.insecure, self.reporter)
+            self._preflight(iso, env.bin_dir)
             # Before a hub of another JupyterHub version touches the database: back up, migrate.
             hub_db.ensure_current(self.layout, self.bin_dir, self._tool_env(), self.reporter)
             run: state.RunState | None = None
             try:
-                run = self._start(iso)
+                run = self._start(iso, env.bin_dir)
                 with self.reporter.stage("wait until healthy"):
                     self._wait_healthy(run)
             except KeyboardInterrupt:
@@ -335,12 +364,13 @@ class LocalProvider(Provider):
             return self.status()
         return self._foreground(run)
 
-    def _preflight(self, iso: str) -> None:
+    def _preflight(self, iso: str, user_bin_dir: Path) -> None:
         """Everything that can be checked before starting anything, and leftovers cleared."""
         self._check_executables()
         self._tls_files()
         if iso == "system-users":
-            isolation.check_system_users(self.layout.data_dir, self.bin_dir)
+            # Hub users run the user environment; heliohub's own stays the hub's (root's).
+            isolation.check_system_users(self.layout.data_dir, user_bin_dir)
         self._prepare_dirs(iso)
         if iso == "system-users":
             isolation.check_user_prefix(self.config.local.user_prefix, self.layout.users_file)
@@ -356,7 +386,7 @@ class LocalProvider(Provider):
                 "stop it or choose another port"
             )
 
-    def _start(self, iso: str) -> state.RunState:
+    def _start(self, iso: str, user_bin_dir: Path) -> state.RunState:
         """Install what is missing, write the config files, start the hub (it starts the rest)."""
         dep_id = self._deployment_id
         proxy_cmd = ensure_proxy(self.layout.proxy_dir, self.reporter, self.environ)
@@ -366,7 +396,7 @@ class LocalProvider(Provider):
         ports = state.Ports(hub=hub_port, proxy_api=proxy_api_port, gateway=gateway_port)
         write_tree(render_local(self.config), self.layout.rendered_dir)
         hub_config = self.layout.rendered_dir / "local" / "jupyterhub_config.py"
-        env = self._hub_env(iso, dep_id, ports, proxy_cmd) | secrets_env
+        env = self._hub_env(iso, dep_id, ports, proxy_cmd, user_bin_dir) | secrets_env
         with self.reporter.stage("start hub"):
             # The hub's log and database are for root (or the user running heliohub) only.
             for private in (self.layout.hub_log, self.layout.hub_db):

@@ -1,0 +1,169 @@
+"""The user environment's rules that need no hub: what an existing environment must hold, what
+the managed one is built from, when it is rebuilt, which interpreter it is made from, and how
+`check` compares the notebook's, the workers' and the gateway's versions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from heliohub import env_versions
+from heliohub.check import _Journey, _versions_step
+from heliohub.config import parse
+from heliohub.errors import UserError
+from heliohub.providers.local import user_env
+
+HUB = {
+    "jupyterhub": "6.1.1",
+    "jupyterlab": "4.6.6",
+    "ipykernel": "7.4.0",
+    "dask-labextension": "7.0.0",
+    "dask": "2026.8.0",
+    "distributed": "2026.8.0",
+    "dask-gateway": "2026.3.0",
+    "bokeh": "3.9.2",
+    "dask-gateway-server": "2026.3.0",
+}
+GOOD = {
+    "jupyterhub": "6.0.2",
+    "jupyterlab": "4.5.0",
+    "dask": "2026.6.1",
+    "distributed": "2026.6.1",
+    "dask-gateway": "2026.3.0",
+}
+
+
+def test_a_fitting_environment_has_no_problems() -> None:
+    assert user_env.compatibility_problems(GOOD, HUB) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "package", "says"),
+    [
+        ({"distributed": None}, "distributed", "is not installed"),
+        ({"dask-gateway": "2024.1.0"}, "dask-gateway", "is 2024.1.0; the gateway runs"),
+        ({"jupyterhub": "4.1.6"}, "jupyterhub", "needs the same major version"),
+        ({"jupyterlab": "3.6.8"}, "jupyterlab", "version 4 or newer"),
+        ({"distributed": "2026.5.0"}, "distributed", "but dask is 2026.6.1"),
+    ],
+)
+def test_each_misfit_is_named(change: dict[str, str | None], package: str, says: str) -> None:
+    problems = user_env.compatibility_problems({**GOOD, **change}, HUB)
+    assert len(problems) == 1
+    assert problems[0][0] == package
+    assert says in problems[0][1]
+
+
+def test_managed_requirements_pin_the_hubs_versions_then_add_the_teams() -> None:
+    env = parse({"local": {"user_environment": {"packages": ["astropy", "sunpy>=6"]}}})
+    reqs = user_env.requirements(env.local.user_environment, HUB)
+    assert reqs[: len(user_env.SERVER_PACKAGES)] == [
+        f"{name}=={HUB[name]}" for name in user_env.SERVER_PACKAGES
+    ]
+    assert "dask-gateway==2026.3.0" in reqs and "jupyterhub==6.1.1" in reqs
+    assert reqs[-3:] == ["pip", "astropy", "sunpy>=6"]
+    default = parse({}).local.user_environment
+    assert default.managed and user_env.requirements(default, HUB)[-1] == "pip"
+
+
+def test_the_spec_hash_changes_with_what_is_asked_for_only() -> None:
+    base = Path("/usr/bin/python3")
+    reqs = ["dask==2026.8.0", "pip"]
+    first = user_env.spec_hash(reqs, base, "3.11.2")
+    assert first == user_env.spec_hash(list(reqs), base, "3.11.2")
+    assert first != user_env.spec_hash([*reqs, "astropy"], base, "3.11.2")
+    assert first != user_env.spec_hash(reqs, Path("/usr/local/bin/python3"), "3.11.2")
+    assert first != user_env.spec_hash(reqs, base, "3.12.1")
+
+
+def _interpreter(where: Path) -> Path:
+    where.mkdir(parents=True)
+    python = where / "python3"
+    shutil.copy(sys.executable, python)
+    python.chmod(0o755)
+    return python
+
+
+def test_base_interpreter_for_other_users_avoids_a_closed_one(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    python = _interpreter(closed / "bin")
+    closed.chmod(0o700)
+    # Only the hub's own user runs it: heliohub's own interpreter is fine.
+    assert user_env.base_interpreter(False, python) == python
+    system = Path("/usr/bin/python3")
+    if not system.exists() or user_env._interpreter_closed(system):
+        with pytest.raises(UserError, match="closed to them"):
+            user_env.base_interpreter(True, python)
+        return
+    assert user_env.base_interpreter(True, python) == system
+
+
+def test_base_interpreter_open_to_others_is_kept(tmp_path: Path) -> None:
+    opened = Path(os.environ.get("TMPDIR", "/tmp")) / f"hh-open-{os.getpid()}"
+    try:
+        python = _interpreter(opened / "bin")
+        for d in (opened, opened / "bin"):
+            d.chmod(0o755)
+        if user_env.closed_to_others(opened.parent):
+            pytest.skip(f"{opened.parent} is closed to other users on this machine")
+        assert user_env.base_interpreter(True, python) == python
+        assert stat.S_IMODE(python.stat().st_mode) == 0o755
+    finally:
+        shutil.rmtree(opened, ignore_errors=True)
+
+
+def test_a_missing_existing_python_says_what_to_give(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"local.user_environment.python: .* does not exist"):
+        user_env.existing(tmp_path / "nope" / "python", HUB)
+
+
+# ----- check: the notebook, the workers and the gateway ------------------------------------
+
+SAME = {
+    "python": "3.11.2",
+    "dask": "2026.8.0",
+    "distributed": "2026.8.0",
+    "dask-gateway": "2026.3.0",
+}
+
+
+def test_matching_versions_pass_and_are_reported() -> None:
+    j = _Journey()
+    _versions_step(
+        j, {"notebook_versions": SAME, "worker_versions": SAME, "gateway_version": "2026.3.0"}
+    )
+    (step,) = j.steps
+    assert step.ok
+    assert "notebook: dask 2026.8.0, distributed 2026.8.0, dask-gateway 2026.3.0" in step.detail
+    assert "gateway: dask-gateway-server 2026.3.0" in step.detail
+
+
+def test_skew_between_image_and_gateway_fails_the_check() -> None:
+    old_workers = {**SAME, "dask": "2025.1.0", "distributed": "2025.1.0"}
+    problems = env_versions.mismatches(SAME, old_workers, "2026.3.0")
+    assert problems == [
+        "dask: 2026.8.0 in the notebook but 2025.1.0 on the workers",
+        "distributed: 2026.8.0 in the notebook but 2025.1.0 on the workers",
+    ]
+    old_client = {**SAME, "dask-gateway": "2024.1.0"}
+    j = _Journey()
+    _versions_step(
+        j,
+        {
+            "notebook_versions": old_client,
+            "worker_versions": old_client,
+            "gateway_version": "2026.3.0",
+        },
+    )
+    assert not j.steps[0].ok
+    assert (
+        "dask-gateway: 2024.1.0 in the notebook, but the gateway runs 2026.3.0" in j.steps[0].detail
+    )
+    j = _Journey()
+    _versions_step(j, {"notebook_versions": SAME, "worker_versions": SAME})
+    assert not j.steps[0].ok and "version is unknown" in j.steps[0].detail

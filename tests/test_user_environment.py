@@ -1,0 +1,386 @@
+"""The scientists' environment for real: a deployment whose managed user environment holds
+astropy (built with uv by `heliohub up`), used by a user's kernel and by that user's Dask workers;
+`pip install --user` of a wheel built here, seen in the kernel and on a worker; the HelioCloud
+tutorial pattern (cluster options, adapt, map over a few hundred items, gather, shutdown) leaving
+no scheduler or worker behind; the environment reused when nothing changed; and existing
+environments that lack distributed or hold another dask-gateway refused with the fix.
+
+Run as root (as CI does), hub users are OS users (isolation system-users) with a test-only
+prefix, deleted afterwards; otherwise isolation none. One deployment is shared by the module.
+"""
+
+from __future__ import annotations
+
+import base64
+import grp
+import hashlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from local_hub import LocalHub, api, login, start_server
+
+from heliohub.check import run_in_kernel
+from heliohub.providers.local.user_env import hub_versions, uv_binary
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+ROOT = os.geteuid() == 0
+PREFIX = f"hue{secrets.token_hex(2)}-"
+RESULT = "RESULT "
+UP: dict[str, str] = {}  # what the module's `heliohub up` printed
+CONFIG = {
+    "auth": {"type": "shared-password", "admin_users": ["ada"]},
+    "dask": {
+        "worker_cores": {"min": 1, "max": 2, "default": 1},
+        "worker_memory_gib": {"min": 0.5, "max": 2, "default": 1},
+        "max_workers_per_cluster": 3,
+    },
+    "local": {
+        "isolation": "system-users" if ROOT else "none",
+        "user_prefix": PREFIX,
+        "user_environment": {"packages": ["astropy"]},
+    },
+}
+
+
+def _delete_os_users(prefix: str) -> None:
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(prefix):
+            subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
+    for group in grp.getgrall():
+        if group.gr_name.startswith(prefix):
+            subprocess.run(["groupdel", group.gr_name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def hub(proxy_dir: Path) -> Iterator[LocalHub]:
+    # Hub users must be able to enter the data directory: not under pytest's 0700 temp root.
+    workdir = Path(tempfile.mkdtemp(prefix="heliohub-userenv-", dir=tempfile.gettempdir()))
+    workdir.chmod(0o711)
+    deployment = LocalHub(workdir, CONFIG)
+    deployment.share_proxy(proxy_dir)
+    try:
+        UP["stderr"] = deployment.cli("up", "--detach", timeout=1200).stderr
+        yield deployment
+    finally:
+        deployment.down()
+        _delete_os_users(PREFIX)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def carol(hub: LocalHub) -> dict[str, Any]:
+    """carol logged in, her server started, a token of hers."""
+    session = login(hub.url, "carol", hub.password)
+    start_server(session, hub.url, "carol")
+    resp = api(session, hub.url, "POST", "/users/carol/tokens", json={"note": "userenv"})
+    assert resp.status_code == 201, resp.text
+    return {"session": session, "token": resp.json()["token"]}
+
+
+def _run(hub: LocalHub, user: dict[str, Any], code: str, name: str = "carol") -> dict[str, Any]:
+    result = run_in_kernel(hub.url, name, user["token"], code, timeout_s=400)
+    assert result.error is None, f"{result.error}\n{result.stderr}\n{hub.log_tail()}"
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith(RESULT)), None)
+    assert line, f"no result; stdout: {result.stdout}\nstderr: {result.stderr}"
+    return json.loads(line.removeprefix(RESULT))
+
+
+def _carol_uid(hub: LocalHub) -> int:
+    return pwd.getpwnam(PREFIX + "carol").pw_uid if ROOT else os.getuid()
+
+
+def _cluster_processes(cluster_name: str) -> list[str]:
+    """Every live process of that cluster: the gateway marks its scheduler and workers, and
+    what they start inherits the mark."""
+    out = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("DASK_GATEWAY_CLUSTER_NAME") != cluster_name:
+                continue
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(" ".join(proc.cmdline()))
+        except (psutil.Error, OSError):
+            continue
+    return out
+
+
+def test_up_built_the_managed_environment(hub: LocalHub) -> None:
+    env_dir = hub.data_dir / "user-env"
+    output = UP["stderr"]
+    assert f"create the user environment {env_dir} with uv" in output, output
+    assert "uv: Installed" in output, output
+    spec = json.loads((env_dir / "heliohub-env.json").read_text())
+    pins = hub_versions()
+    # Pinned to what the hub and gateway run, and the team's package on top.
+    for name in ("jupyterhub", "dask", "distributed", "dask-gateway", "jupyterlab"):
+        assert f"{name}=={pins[name]}" in spec["requirements"]
+        assert spec["versions"][name] == pins[name]
+    assert spec["requirements"][-1] == "astropy"
+    # Servers and workers run from it, the hub and the gateway from heliohub's own.
+    commands = [" ".join(p.cmdline()) for p in hub.processes()]
+    hub_cmd = next(c for c in commands if "jupyterhub -f" in c)
+    assert str(env_dir) not in hub_cmd
+
+
+ASTROPY = """
+import json, os, sys
+import astropy
+from dask_gateway import Gateway
+
+def where():
+    import os, sys
+    import astropy
+    return {"astropy": astropy.__version__, "python": sys.executable, "uid": os.getuid(),
+            "prefix": sys.prefix}
+
+gateway = Gateway()
+cluster = gateway.new_cluster()
+try:
+    cluster.scale(1)
+    client = cluster.get_client()
+    client.wait_for_workers(1, timeout=300)
+    worker = client.submit(where, pure=False).result()
+    client.close()
+finally:
+    cluster.shutdown()
+print("RESULT " + json.dumps({"kernel": where(), "worker": worker}))
+"""
+
+
+def test_astropy_in_the_kernel_and_on_the_worker(hub: LocalHub, carol: dict[str, Any]) -> None:
+    out = _run(hub, carol, ASTROPY)
+    kernel, worker = out["kernel"], out["worker"]
+    env_dir = hub.data_dir / "user-env"
+    installed = json.loads((env_dir / "heliohub-env.json").read_text())
+    probe = subprocess.run(
+        [str(env_dir / "bin" / "python"), "-c", "import astropy; print(astropy.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert kernel["astropy"] == worker["astropy"] == probe.stdout.strip()
+    assert installed["requirements"][-1] == "astropy"
+    assert Path(kernel["prefix"]) == Path(worker["prefix"]) == env_dir
+    assert kernel["uid"] == worker["uid"] == _carol_uid(hub)
+
+
+def _wheel(target: Path, name: str, version: str) -> Path:
+    """A pure-Python wheel of one module, written by hand (the format is a zip with metadata)."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"VALUE = {version!r}\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: heliohub-tests\nRoot-Is-Purelib: true\n"
+            "Tag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
+    wheel = target / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    wheel.chmod(0o644)
+    return wheel
+
+
+INSTALL = """
+import json, os, subprocess, sys
+# This machine's pip settings (indexes, constraints) are not the user's concern here.
+env = {**os.environ, "PIP_CONFIG_FILE": os.devnull}
+proc = subprocess.run(
+    [sys.executable, "-m", "pip", "install", "--user", "--no-index", "--no-deps",
+     "--disable-pip-version-check", %(wheel)r],
+    capture_output=True, text=True, env=env)
+print("RESULT " + json.dumps({"code": proc.returncode, "out": proc.stdout + proc.stderr}))
+"""
+
+USE = """
+import json, os
+import %(name)s
+from dask_gateway import Gateway
+
+def where():
+    import os
+    import %(name)s
+    return {"value": %(name)s.VALUE, "file": %(name)s.__file__, "uid": os.getuid(),
+            "home": os.environ.get("HOME")}
+
+gateway = Gateway()
+cluster = gateway.new_cluster()
+try:
+    cluster.scale(1)
+    client = cluster.get_client()
+    client.wait_for_workers(1, timeout=300)
+    worker = client.submit(where, pure=False).result()
+    client.close()
+finally:
+    cluster.shutdown()
+print("RESULT " + json.dumps({"kernel": where(), "worker": worker}))
+"""
+
+
+def test_pip_install_user_reaches_the_workers(hub: LocalHub, carol: dict[str, Any]) -> None:
+    name = f"hh_userpkg_{secrets.token_hex(3)}"
+    wheels = hub.workdir / "wheels"
+    wheels.mkdir(exist_ok=True)
+    wheels.chmod(0o755)
+    wheel = _wheel(wheels, name, "1.2.3")
+    installed = _run(hub, carol, INSTALL % {"wheel": str(wheel)})
+    assert installed["code"] == 0, installed["out"]
+    # A new kernel (as after "restart kernel") and a new cluster see it.
+    out = _run(hub, carol, USE % {"name": name})
+    kernel, worker = out["kernel"], out["worker"]
+    home = hub.data_dir / "homes" / "carol"
+    assert kernel["value"] == worker["value"] == "1.2.3"
+    assert kernel["file"] == worker["file"]
+    module = Path(kernel["file"])
+    assert module.is_relative_to(home / ".local"), module
+    assert module.stat().st_uid == _carol_uid(hub)
+    assert kernel["uid"] == worker["uid"] == _carol_uid(hub)
+    assert Path(worker["home"]) == home
+    # Only carol's: neither the managed environment nor heliohub's own holds it.
+    env_site = list((hub.data_dir / "user-env").glob(f"lib/python*/site-packages/{name}"))
+    assert env_site == []
+    assert subprocess.run([sys.executable, "-c", f"import {name}"], check=False).returncode != 0
+
+
+TUTORIAL = """
+import json, time
+from dask_gateway import Gateway
+
+gateway = Gateway()
+options = gateway.cluster_options()
+options.worker_cores = 1
+options.worker_memory = 1
+cluster = gateway.new_cluster(options)
+name = cluster.name
+cluster.adapt(minimum=1, maximum=3)
+client = cluster.get_client()
+
+def work(i):
+    return i * i
+
+futures = client.map(work, range(300))
+results = client.gather(futures)
+workers = client.scheduler_info()["workers"].values()
+threads = sorted({w["nthreads"] for w in workers})
+memory = sorted({w["memory_limit"] for w in workers})
+client.close()
+cluster.shutdown()
+print("RESULT " + json.dumps({
+    "name": name, "n": len(results), "total": sum(results), "threads": threads,
+    "memory": memory, "left": [c.name for c in gateway.list_clusters()],
+}))
+"""
+
+
+def test_heliocloud_tutorial_pattern(hub: LocalHub, carol: dict[str, Any]) -> None:
+    out = _run(hub, carol, TUTORIAL)
+    assert out["n"] == 300
+    assert out["total"] == sum(i * i for i in range(300))
+    assert out["threads"] == [1]
+    assert out["memory"] == [2**30]
+    assert out["left"] == []
+    # Shut down means gone: no scheduler or worker process of this deployment remains.
+    deadline = time.monotonic() + 60
+    while _cluster_processes(out["name"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _cluster_processes(out["name"]) == []
+
+
+def test_check_reports_the_user_environment_next_to_the_gateway(hub: LocalHub) -> None:
+    result = hub.cli("check", timeout=600)
+    assert "✗" not in result.stdout, result.stdout
+    pins = hub_versions()
+    # The console wraps long lines.
+    text = " ".join(result.stdout.split())
+    line = text[text.index("versions:") :]
+    assert f"notebook: dask {pins['dask']}, distributed {pins['distributed']}" in line
+    assert f"gateway: dask-gateway-server {pins['dask-gateway-server']}" in line
+
+
+def test_up_again_reuses_the_environment(hub: LocalHub) -> None:
+    spec = hub.data_dir / "user-env" / "heliohub-env.json"
+    before = spec.stat().st_mtime_ns
+    hub.cli("down")
+    again = hub.cli("up", "--detach")
+    assert "user environment" in again.stderr and "is up to date" in again.stderr, again.stderr
+    assert "uv:" not in again.stderr
+    assert spec.stat().st_mtime_ns == before
+
+
+# ----- existing environments ----------------------------------------------------------------
+
+
+def _existing_env(where: Path, packages: list[str]) -> Path:
+    """A real virtualenv holding exactly these releases (no dependencies: only their metadata
+    and code matter to the check)."""
+    uv = str(uv_binary())
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(where)], check=True)
+    python = where / "bin" / "python"
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(python), "--no-deps", *packages],
+        check=True,
+    )
+    return python
+
+
+@pytest.mark.parametrize(
+    ("case", "says", "fix"),
+    [
+        ("no-distributed", "distributed is not installed", "'distributed=={distributed}'"),
+        (
+            "old-dask-gateway",
+            "dask-gateway is 2024.1.0; the gateway runs dask-gateway-server",
+            "'dask-gateway=={dask-gateway-server}'",
+        ),
+    ],
+)
+def test_an_unfit_existing_environment_is_refused_with_the_fix(
+    tmp_path: Path, case: str, says: str, fix: str
+) -> None:
+    pins = hub_versions()
+    packages = {
+        name: f"{name}=={pins[name]}"
+        for name in ("jupyterhub", "jupyterlab", "dask", "distributed", "dask-gateway")
+    }
+    if case == "no-distributed":
+        del packages["distributed"]
+    else:
+        packages["dask-gateway"] = "dask-gateway==2024.1.0"
+    python = _existing_env(tmp_path / "science", list(packages.values()))
+    deployment = LocalHub(
+        tmp_path / "deploy", {"local": {"user_environment": {"python": str(python)}}}
+    )
+    result = deployment.cli("up", "--detach", check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"local.user_environment.python: {python}" in message
+    assert says in message
+    assert f"Fix: {python} -m pip install {fix.format(**pins)}" in message
+    # Refused before anything started.
+    assert not (deployment.data_dir / "state" / "deployment.json").exists()
+    assert "Traceback" not in result.stderr
