@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,6 +137,9 @@ def test_cluster_from_outside_with_options(hub: LocalHub, alice: dict[str, Any])
             assert len(workers) == 2
             assert {w["nthreads"] for w in workers} == {1}
             assert {w["memory_limit"] for w in workers} == {int(0.75 * 2**30)}
+            # Her workers get her home, as her server does: `pip install --user` reaches them.
+            homes = client.run(lambda: os.environ.get("HOME"))
+            assert set(homes.values()) == {str(hub.data_dir / "homes" / "alice")}
             x = da.arange(1_000_000, chunks=100_000)
             assert int(x.sum().compute()) == 1_000_000 * 999_999 // 2
             client.close()

@@ -30,6 +30,7 @@ from typing import Any
 
 import psutil
 import pytest
+import yaml
 from local_hub import LocalHub, api, login, start_server
 
 from heliohub.check import run_in_kernel
@@ -330,6 +331,36 @@ def test_up_again_reuses_the_environment(hub: LocalHub) -> None:
     assert "user environment" in again.stderr and "is up to date" in again.stderr, again.stderr
     assert "uv:" not in again.stderr
     assert spec.stat().st_mtime_ns == before
+
+
+def test_a_package_dropped_from_the_config_leaves_the_environment(hub: LocalHub) -> None:
+    """Last of the deployment's tests: it changes the config."""
+    hub.cli("down")
+    config = yaml.safe_load(hub.config_path.read_text())
+    config["local"]["user_environment"] = {"packages": []}
+    hub.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    again = hub.cli("up", "--detach", timeout=1200)
+    assert f"update the user environment {hub.data_dir / 'user-env'}" in again.stderr
+    python = str(hub.data_dir / "user-env" / "bin" / "python")
+    gone = subprocess.run([python, "-c", "import astropy"], capture_output=True, check=False)
+    assert gone.returncode != 0
+    kept = subprocess.run([python, "-c", "import dask_gateway, distributed"], check=False)
+    assert kept.returncode == 0
+
+
+def test_a_package_that_does_not_exist_stops_up_with_uvs_message(tmp_path: Path) -> None:
+    name = f"heliohub-no-such-package-{secrets.token_hex(4)}"
+    deployment = LocalHub(
+        tmp_path / "deploy", {"local": {"user_environment": {"packages": [name]}}}
+    )
+    result = deployment.cli("up", "--detach", check=False, timeout=1200)
+    assert result.returncode == 1, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "uv could not install the packages in" in message
+    assert name in message  # uv's own words name it
+    assert "Fix: check the names and versions in local.user_environment.packages" in message
+    assert "Traceback" not in result.stderr
+    assert not (deployment.data_dir / "state" / "deployment.json").exists()
 
 
 # ----- existing environments ----------------------------------------------------------------
