@@ -8,13 +8,14 @@ import os
 import shutil
 import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from heliohub import env_versions
 from heliohub.check import _Journey, _versions_step
-from heliohub.config import parse
+from heliohub.config import LoadedConfig, parse
 from heliohub.errors import UserError
 from heliohub.providers.local import user_env
 
@@ -167,3 +168,39 @@ def test_skew_between_image_and_gateway_fails_the_check() -> None:
     j = _Journey()
     _versions_step(j, {"notebook_versions": SAME, "worker_versions": SAME})
     assert not j.steps[0].ok and "version is unknown" in j.steps[0].detail
+
+
+def test_validate_and_up_fall_back_by_what_hub_users_run(tmp_path: Path) -> None:
+    """isolation auto as root: an existing environment other users cannot enter means none."""
+    if shutil.which("useradd", path="/usr/sbin:/sbin:/usr/bin") is None:
+        pytest.skip("no useradd: every fallback here would be for that reason")
+    closed = tmp_path / "closed"
+    python = _interpreter(closed / "bin")
+    closed.chmod(0o700)
+    data_dir = Path(tempfile.mkdtemp(prefix="hh-open-data-"))
+    try:
+        data_dir.chmod(0o755)
+        if user_env.closed_to_others(data_dir):
+            pytest.skip(f"{data_dir.parent} is closed to other users on this machine")
+        config = parse(
+            {"local": {"data_dir": str(data_dir), "user_environment": {"python": str(python)}}}
+        )
+        loaded = LoadedConfig(config, None, tmp_path)
+        reason = user_env.isolation_fallback(loaded, 0, data_dir / "user-env")
+        assert reason is not None and str(closed) in reason
+        # Not root, or system-users asked for explicitly: no fallback (the latter fails hard).
+        assert user_env.isolation_fallback(loaded, 1000, data_dir / "user-env") is None
+        explicit = parse(
+            {
+                "local": {
+                    "data_dir": str(data_dir),
+                    "isolation": "system-users",
+                    "user_environment": {"python": str(python)},
+                }
+            }
+        )
+        assert (
+            user_env.isolation_fallback(LoadedConfig(explicit, None, tmp_path), 0, data_dir) is None
+        )
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -43,19 +43,22 @@ def _others_can_enter(path: Path) -> bool:
     return bool(mode & stat.S_IXOTH)
 
 
-def check_system_users(data_dir: Path, bin_dir: Path) -> None:
-    """Other users must reach their homes and run the virtualenv's programs."""
+def check_system_users(data_dir: Path, bin_dir: Path | None) -> None:
+    """Other users must reach their homes and run the user environment's programs.
+
+    bin_dir None: that environment is still to be built (from an interpreter checked apart).
+    """
     missing = [t for t in _TOOLS if shutil.which(t, path=_SBIN_PATH) is None]
     if missing:
         raise UserError(
             f"isolation 'system-users' needs {', '.join(missing)} (package passwd); install it"
         )
-    python = (bin_dir / "python").resolve()
-    places = (
-        ("the data directory", data_dir),
-        ("the virtualenv", bin_dir),
-        ("the virtualenv's Python interpreter", python),
-    )
+    places: tuple[tuple[str, Path], ...] = (("the data directory", data_dir),)
+    if bin_dir is not None:
+        places += (
+            ("the user environment", bin_dir),
+            ("the user environment's Python interpreter", (bin_dir / "python").resolve()),
+        )
     for what, path in places:
         for parent in [path, *path.parents]:
             if parent.exists() and not _others_can_enter(parent):
@@ -66,7 +69,7 @@ def check_system_users(data_dir: Path, bin_dir: Path) -> None:
                     "for the interpreter, create the virtualenv from a system Python such as "
                     f"/usr/bin/python3), or allow entering with `chmod o+x {parent}`"
                 )
-    for exe in ("jupyterhub-singleuser", "dask"):
+    for exe in ("jupyterhub-singleuser", "dask") if bin_dir is not None else ():
         target = bin_dir / exe
         if not os.access(target, os.X_OK) or not target.stat().st_mode & stat.S_IXOTH:
             raise UserError(f"isolation 'system-users': other users cannot run {target}")
@@ -89,7 +92,9 @@ def check_user_prefix(prefix: str, users_file: Path) -> None:
         )
 
 
-def fallback_reason(config: HubConfig, euid: int, data_dir: Path, bin_dir: Path) -> str | None:
+def fallback_reason(
+    config: HubConfig, euid: int, data_dir: Path, bin_dir: Path | None
+) -> str | None:
     """Why `auto` cannot give system-users on this machine, or None when it can (or needn't).
 
     `auto` promises the safest mode that works; an explicit 'system-users' still fails hard.

@@ -13,7 +13,7 @@ from pathlib import Path
 from heliohub.config import LoadedConfig
 from heliohub.errors import RefusedError, UserError
 from heliohub.providers.base import SilentReporter
-from heliohub.providers.local import exposure, isolation
+from heliohub.providers.local import exposure, isolation, user_env
 from heliohub.providers.local.layout import Layout
 
 
@@ -59,10 +59,11 @@ def tls_problems(loaded: LoadedConfig) -> list[str]:
     return problems
 
 
-def exposure_problem(loaded: LoadedConfig, euid: int, insecure: bool, bin_dir: Path) -> str | None:
+def exposure_problem(loaded: LoadedConfig, euid: int, insecure: bool) -> str | None:
     try:
         iso = isolation.resolve(loaded.config, euid)
-        if isolation.fallback_reason(loaded.config, euid, loaded.data_dir, bin_dir):
+        # Decided as `up` decides it: by what hub users will run, the user environment.
+        if user_env.isolation_fallback(loaded, euid, Layout(loaded.data_dir).user_env_dir):
             iso = "none"
         exposure.check_exposure(loaded.config, iso, euid, insecure, SilentReporter())
     except (RefusedError, UserError) as exc:
@@ -70,15 +71,15 @@ def exposure_problem(loaded: LoadedConfig, euid: int, insecure: bool, bin_dir: P
     return None
 
 
-def user_prefix_problem(loaded: LoadedConfig, euid: int, bin_dir: Path) -> str | None:
+def user_prefix_problem(loaded: LoadedConfig, euid: int) -> str | None:
     """With system-users, no existing account heliohub did not create may start with the
     prefix (read from this machine's accounts and the deployment's record, changing nothing)."""
     try:
         iso = isolation.resolve(loaded.config, euid)
     except UserError:
         return None  # exposure_problem reports it
-    if iso != "system-users" or isolation.fallback_reason(
-        loaded.config, euid, loaded.data_dir, bin_dir
+    if iso != "system-users" or user_env.isolation_fallback(
+        loaded, euid, Layout(loaded.data_dir).user_env_dir
     ):
         return None
     try:
@@ -90,13 +91,13 @@ def user_prefix_problem(loaded: LoadedConfig, euid: int, bin_dir: Path) -> str |
     return None
 
 
-def offline_problems(loaded: LoadedConfig, euid: int, insecure: bool, bin_dir: Path) -> list[str]:
+def offline_problems(loaded: LoadedConfig, euid: int, insecure: bool) -> list[str]:
     """Every check `up` makes that needs neither a start nor the network."""
     problems = [
         p
         for p in (
-            exposure_problem(loaded, euid, insecure, bin_dir),
-            user_prefix_problem(loaded, euid, bin_dir),
+            exposure_problem(loaded, euid, insecure),
+            user_prefix_problem(loaded, euid),
         )
         if p
     ]

@@ -293,7 +293,7 @@ class LocalProvider(Provider):
         return nullcontext()
 
     def offline_problems(self, insecure: bool) -> list[str]:
-        return offline_checks.offline_problems(self.loaded, self.euid, insecure, self.bin_dir)
+        return offline_checks.offline_problems(self.loaded, self.euid, insecure)
 
     def _fall_back(self, reason: str) -> str:
         self.reporter.warn(
@@ -307,11 +307,8 @@ class LocalProvider(Provider):
         """The user environment, created, updated or checked; and the isolation it allows."""
         wanted = self.config.local.user_environment
         pins = user_env.hub_versions()
-        if wanted.python is not None:
-            python = Path(wanted.python).expanduser()
-            if not python.is_absolute():
-                # Not resolved: a virtualenv's python is a symlink to its base interpreter.
-                python = Path(os.path.abspath(self.loaded.base_dir / python))
+        python = user_env.existing_python(self.loaded)
+        if python is not None:
             return user_env.existing(python, pins), iso
         try:
             base = user_env.base_interpreter(for_other_users=iso == "system-users")

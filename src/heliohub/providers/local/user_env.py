@@ -25,9 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from heliohub.config import LoadedConfig
 from heliohub.config.local import UserEnvironment, package_name
 from heliohub.errors import UserError
 from heliohub.providers.base import Reporter
+from heliohub.providers.local import isolation
 
 # What a server and a worker need, pinned to the versions heliohub itself runs with: the hub
 # and the gateway run from heliohub's environment, so these fit them by construction.
@@ -211,6 +213,35 @@ def base_interpreter(for_other_users: bool, own: Path | None = None) -> Path:
     )
 
 
+def existing_python(loaded: LoadedConfig) -> Path | None:
+    """local.user_environment.python as a path, or None for the managed environment."""
+    given = loaded.config.local.user_environment.python
+    if given is None:
+        return None
+    python = Path(given).expanduser()
+    # Not resolved: a virtualenv's python is a symlink to its base interpreter.
+    return python if python.is_absolute() else Path(os.path.abspath(loaded.base_dir / python))
+
+
+def isolation_fallback(loaded: LoadedConfig, euid: int, env_dir: Path) -> str | None:
+    """Why `auto` will run with isolation none instead of system-users, before anything is
+    built: `validate` and `up` decide alike. None when it will not fall back."""
+    config = loaded.config
+    if config.local.isolation != "auto" or euid != 0:
+        return None
+    python = existing_python(loaded)
+    if python is None:
+        try:
+            base_interpreter(for_other_users=True)
+        except UserError as exc:
+            return str(exc)
+        built = env_dir / "bin"
+        bin_dir = built if all((built / e).exists() for e in EXECUTABLES) else None
+    else:
+        bin_dir = python.parent
+    return isolation.fallback_reason(config, euid, loaded.data_dir, bin_dir)
+
+
 def probe(python: Path, names: tuple[str, ...] = CORE) -> dict[str, object]:
     """Run python and read its versions of names, its Python version and scripts directory."""
     try:
@@ -362,12 +393,17 @@ class Managed:
         if recorded.get("hash") == digest and self.python.exists():
             self.reporter.info(f"user environment {self.env_dir} is up to date")
         else:
-            self._build(reqs, base, base_version, recorded)
-            found = probe(self.python, SERVER_PACKAGES)
-            record = {"hash": digest, "requirements": reqs, "base": str(base)}
-            record["versions"] = found.get("versions", {})
-            self.spec_file.write_text(json.dumps(record, indent=2) + "\n")
-            self.spec_file.chmod(0o644)
+            try:
+                self._build(reqs, base, base_version, recorded)
+                found = probe(self.python, SERVER_PACKAGES)
+                record = {"hash": digest, "requirements": reqs, "base": str(base)}
+                record["versions"] = found.get("versions", {})
+                self.spec_file.write_text(json.dumps(record, indent=2) + "\n")
+                self.spec_file.chmod(0o644)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot build the user environment in {self.env_dir}: {exc.strerror or exc}"
+                ) from exc
         record = self.recorded()
         versions = record.get("versions")
         assert isinstance(versions, dict)
