@@ -17,7 +17,12 @@ from bench.procs import cmd_of, env_of, free_port, http_status, pss_mib, with_en
 MARKER_ENV = "HELIOHUB_DEPLOYMENT_ID"
 CONFIG = """\
 name: bench
-local: {{bind: "127.0.0.1:{port}", data_dir: ./data, isolation: none}}
+local:
+  bind: "127.0.0.1:{port}"
+  data_dir: ./data
+  isolation: none
+  # Servers and workers from the same virtualenv as the bare components measured beside them.
+  user_environment: {{python: "{python}"}}
 auth: {{type: shared-password, admin_users: [admin]}}
 """
 STAGE = re.compile(r"✓ (?P<name>.+?) \((?P<seconds>[0-9.]+)s\)")
@@ -55,7 +60,8 @@ class Deployment:
     def write_config(self, extra_yaml: str = "") -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
-        self.config.write_text(CONFIG.format(port=self.port) + extra_yaml)
+        python = bin_dir() / "python"
+        self.config.write_text(CONFIG.format(port=self.port, python=python) + extra_yaml)
 
     def link_proxy(self, cache: Path) -> None:
         """Reuse a proxy installed once for every run (the provider skips npm when present)."""
