@@ -32,6 +32,7 @@ class Matrix:
     workdir: Path
     sessions: dict[str, requests.Session] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    up_output: str = ""  # what `heliohub up` printed on stderr (its progress)
 
     def login(self, user: User) -> requests.Response:
         """user's login through the provider; the session is kept when the hub lets them in."""
@@ -96,7 +97,11 @@ def open_matrix(
         {
             **config,
             "auth": {},
-            "local": {"isolation": "system-users", "user_prefix": prefix},
+            "local": {
+                **config.get("local", {}),
+                "isolation": "system-users",
+                "user_prefix": prefix,
+            },
             "dask": {"cluster_idle_timeout_s": 600, **config.get("dask", {})},
         },
         proxy_dir,
@@ -121,8 +126,8 @@ def open_matrix(
             **config.get("auth", {}),
         }
         hub.write_config()
-        hub.up()
-        m = Matrix(hub, provider, workdir)
+        up = hub.up()
+        m = Matrix(hub, provider, workdir, up_output=up.stderr)
         for user in log_in:
             page = m.login(user)
             assert page.status_code == 200, f"{user.username}: {page.status_code} {page.text[:300]}"

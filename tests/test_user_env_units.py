@@ -30,6 +30,7 @@ HUB = {
     "bokeh": "3.9.2",
     "dask-gateway-server": "2026.3.0",
 }
+NATIVE = {"type": "native", "admin_users": ["admin"]}
 GOOD = {
     "jupyterhub": "6.0.2",
     "jupyterlab": "4.5.0",
@@ -182,23 +183,15 @@ def test_validate_and_up_fall_back_by_what_hub_users_run(tmp_path: Path) -> None
         data_dir.chmod(0o755)
         if user_env.closed_to_others(data_dir):
             pytest.skip(f"{data_dir.parent} is closed to other users on this machine")
-        config = parse(
-            {"local": {"data_dir": str(data_dir), "user_environment": {"python": str(python)}}}
-        )
+        local = {"data_dir": str(data_dir), "user_environment": {"python": str(python)}}
+        # auto means system-users only for root with a login that proves who a person is.
+        config = parse({"auth": NATIVE, "local": local})
         loaded = LoadedConfig(config, None, tmp_path)
         reason = user_env.isolation_fallback(loaded, 0, data_dir / "user-env")
         assert reason is not None and str(closed) in reason
         # Not root, or system-users asked for explicitly: no fallback (the latter fails hard).
         assert user_env.isolation_fallback(loaded, 1000, data_dir / "user-env") is None
-        explicit = parse(
-            {
-                "local": {
-                    "data_dir": str(data_dir),
-                    "isolation": "system-users",
-                    "user_environment": {"python": str(python)},
-                }
-            }
-        )
+        explicit = parse({"auth": NATIVE, "local": {**local, "isolation": "system-users"}})
         assert (
             user_env.isolation_fallback(LoadedConfig(explicit, None, tmp_path), 0, data_dir) is None
         )

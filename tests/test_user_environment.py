@@ -5,14 +5,14 @@ tutorial pattern (cluster options, adapt, map over a few hundred items, gather, 
 no scheduler or worker behind; the environment reused when nothing changed; and existing
 environments that lack distributed or hold another dask-gateway refused with the fix.
 
-Run as root (as CI does), hub users are OS users (isolation system-users) with a test-only
-prefix, deleted afterwards; otherwise isolation none. One deployment is shared by the module.
+Run as root (as CI does), hub users are OS users (isolation system-users, a test-only prefix,
+deleted afterwards) who log in through a real OpenID Connect provider on loopback; otherwise
+isolation none with the shared password. One deployment is shared by the module.
 """
 
 from __future__ import annotations
 
 import base64
-import grp
 import hashlib
 import json
 import os
@@ -31,7 +31,9 @@ from typing import Any
 import psutil
 import pytest
 import yaml
+from auth.oidc import User
 from local_hub import LocalHub, api, login, start_server
+from security_hub import USER_GROUP, open_matrix
 
 from heliohub.check import run_in_kernel
 from heliohub.providers.local.user_env import hub_versions, uv_binary
@@ -45,54 +47,51 @@ ROOT = os.geteuid() == 0
 PREFIX = f"hue{secrets.token_hex(2)}-"
 RESULT = "RESULT "
 UP: dict[str, str] = {}  # what the module's `heliohub up` printed
-CONFIG = {
-    "auth": {"type": "shared-password", "admin_users": ["ada"]},
-    "dask": {
-        "worker_cores": {"min": 1, "max": 2, "default": 1},
-        "worker_memory_gib": {"min": 0.5, "max": 2, "default": 1},
-        "max_workers_per_cluster": 3,
-    },
-    "local": {
-        "isolation": "system-users" if ROOT else "none",
-        "user_prefix": PREFIX,
-        "user_environment": {"packages": ["astropy"]},
-    },
+DASK = {
+    "worker_cores": {"min": 1, "max": 2, "default": 1},
+    "worker_memory_gib": {"min": 0.5, "max": 2, "default": 1},
+    "max_workers_per_cluster": 3,
 }
-
-
-def _delete_os_users(prefix: str) -> None:
-    for entry in pwd.getpwall():
-        if entry.pw_name.startswith(prefix):
-            subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
-    for group in grp.getgrall():
-        if group.gr_name.startswith(prefix):
-            subprocess.run(["groupdel", group.gr_name], check=False, capture_output=True)
+PACKAGES = {"user_environment": {"packages": ["astropy"]}}
+# As root, hub users are OS users, which needs a login that proves who they are.
+CAROL = User("carol", "carol-password-1", [USER_GROUP])
 
 
 @pytest.fixture(scope="module")
-def hub(proxy_dir: Path) -> Iterator[LocalHub]:
-    # Hub users must be able to enter the data directory: not under pytest's 0700 temp root.
+def deployment(proxy_dir: Path) -> Iterator[tuple[LocalHub, dict[str, Any]]]:
+    """The shared deployment and carol on it: logged in, her server started, a token of hers."""
+    if ROOT:
+        config = {"dask": DASK, "local": PACKAGES}
+        with open_matrix(proxy_dir, "userenv", PREFIX, [CAROL], [CAROL], config) as matrix:
+            UP["stderr"] = matrix.up_output
+            hub = matrix.hub
+            session = matrix.sessions["carol"]
+            start_server(session, hub.url, "carol")
+            yield hub, {"session": session, "token": matrix.token(CAROL)}
+        return
     workdir = Path(tempfile.mkdtemp(prefix="heliohub-userenv-", dir=tempfile.gettempdir()))
-    workdir.chmod(0o711)
-    deployment = LocalHub(workdir, CONFIG)
-    deployment.share_proxy(proxy_dir)
+    hub = LocalHub(workdir, {"dask": DASK, "local": PACKAGES})
+    hub.share_proxy(proxy_dir)
     try:
-        UP["stderr"] = deployment.cli("up", "--detach", timeout=1200).stderr
-        yield deployment
+        UP["stderr"] = hub.cli("up", "--detach", timeout=1200).stderr
+        session = login(hub.url, "carol", hub.password)
+        start_server(session, hub.url, "carol")
+        resp = api(session, hub.url, "POST", "/users/carol/tokens", json={"note": "userenv"})
+        assert resp.status_code == 201, resp.text
+        yield hub, {"session": session, "token": resp.json()["token"]}
     finally:
-        deployment.down()
-        _delete_os_users(PREFIX)
+        hub.down()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def carol(hub: LocalHub) -> dict[str, Any]:
-    """carol logged in, her server started, a token of hers."""
-    session = login(hub.url, "carol", hub.password)
-    start_server(session, hub.url, "carol")
-    resp = api(session, hub.url, "POST", "/users/carol/tokens", json={"note": "userenv"})
-    assert resp.status_code == 201, resp.text
-    return {"session": session, "token": resp.json()["token"]}
+def hub(deployment: tuple[LocalHub, dict[str, Any]]) -> LocalHub:
+    return deployment[0]
+
+
+@pytest.fixture(scope="module")
+def carol(deployment: tuple[LocalHub, dict[str, Any]]) -> dict[str, Any]:
+    return deployment[1]
 
 
 def _run(hub: LocalHub, user: dict[str, Any], code: str, name: str = "carol") -> dict[str, Any]:

@@ -227,7 +227,7 @@ def isolation_fallback(loaded: LoadedConfig, euid: int, env_dir: Path) -> str | 
     """Why `auto` will run with isolation none instead of system-users, before anything is
     built: `validate` and `up` decide alike. None when it will not fall back."""
     config = loaded.config
-    if config.local.isolation != "auto" or euid != 0:
+    if config.local.isolation != "auto" or isolation.resolve(config, euid) != "system-users":
         return None
     python = existing_python(loaded)
     if python is None:
