@@ -32,8 +32,8 @@ MARK_BASE = 0x48000000
 MAX_UID = 0xFFFFFF
 
 
-def nft_binary() -> str | None:
-    return shutil.which("nft", path=NFT_PATH)
+def nft_binary(path: str = NFT_PATH) -> str | None:
+    return shutil.which("nft", path=path)
 
 
 def table_name(deployment_id: str) -> str:
@@ -68,9 +68,9 @@ def _nft(nft: str, *args: str, script: str | None = None) -> str:
     return proc.stdout
 
 
-def check_available() -> None:
+def check_available(path: str = NFT_PATH) -> None:
     """system-users needs nft and a kernel with nftables; refuses with how to get them."""
-    nft = nft_binary()
+    nft = nft_binary(path)
     if nft is None:
         raise UserError(
             "isolation 'system-users' keeps each user's Dask dashboards and ports to that user "
