@@ -180,3 +180,33 @@ def test_dask_schedulers_stay_off_spot_and_user_pods_need_user_nodes() -> None:
     assert pools[scheduler].capacity == "on-demand" and pools[worker].capacity == "spot"
     hub = yaml.safe_load(files["kubernetes/jupyterhub-values.yaml"])
     assert hub["scheduling"]["userPods"]["nodeAffinity"]["matchNodePurpose"] == "require"
+
+
+def test_without_https_the_hub_is_not_public_and_up_says_how_to_reach_it(
+    tmp_path: Path, fake_kube: FakeKube, fake_helm: FakeHelm, journal: Journal
+) -> None:
+    """The local provider's exposure policy on a cluster: no load balancer serving logins over
+    plain HTTP; the service is ClusterIP and `up` and `status` give the port-forward."""
+    plain = parse({"provider": "kubernetes"})
+    values = yaml.safe_load(build(plain).files["kubernetes/jupyterhub-values.yaml"])
+    assert values["proxy"]["service"]["type"] == "ClusterIP"
+    https = parse(
+        {
+            "provider": "kubernetes",
+            "domain": "hub.example.org",
+            "https": {"mode": "letsencrypt", "contact_email": "a@example.org"},
+            "auth": {"type": "native", "admin_users": ["ada"]},
+        }
+    )
+    values = yaml.safe_load(build(https).files["kubernetes/jupyterhub-values.yaml"])
+    assert values["proxy"]["service"]["type"] == "LoadBalancer"
+
+    fake_kube.pods_list = [PodInfo("hub-1", "Running", True)]
+    status = _provider(tmp_path, fake_kube, fake_helm, journal).up(UpOptions())
+    assert status.url is None
+    assert any("port-forward service/proxy-public" in n for n in status.notes)
+    (access,) = [c for c in status.components if c.name == "access"]
+    assert "port-forward" in access.detail
+    assert not [c for c in status.components if c.name == "load balancer"]
+    # No wait for a load balancer that will never come.
+    assert not [j for j in journal if j.startswith("poll service")]

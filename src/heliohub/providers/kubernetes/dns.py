@@ -228,8 +228,8 @@ class Clock:
 
 @dataclass
 class HttpsOutcome:
-    lb_hostname: str
-    url: str
+    lb_hostname: str | None  # None: the hub is not public (ClusterIP)
+    url: str | None
     dns: str = "none"  # none | route53-alias | route53-cname | manual
     resolved: bool = False
     https: str = "off"  # off | pending | letsencrypt | acm

@@ -60,6 +60,8 @@ class Inspection:
     certificate: CertInfo | None = None
     pools: list[PoolSize] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # proxy-public is a LoadBalancer (https on); else ClusterIP, reached by port-forward
+    exposed: bool = True
 
     @property
     def not_ready(self) -> list[PodInfo]:
@@ -92,8 +94,9 @@ def collect(
     resolver: Resolver,
     cert_probe: CertProbe,
     nodegroups: NodeGroupSizes | None = None,
+    exposed: bool = True,
 ) -> Inspection:
-    ins = Inspection(namespace=namespace, domain=domain)
+    ins = Inspection(namespace=namespace, domain=domain, exposed=exposed)
     if helm is not None:
         for ns in release_namespaces:
             ins.releases += _try(ins, f"helm list -n {ns}", lambda ns=ns: helm.releases(ns), [])
@@ -149,6 +152,17 @@ def components(ins: Inspection) -> list[Component]:
     for c in ins.claims:
         if c.phase != "Bound":
             out.append(Component(name=f"claim {c.name}", state="pending", detail=c.phase))
+    if not ins.exposed:
+        out.append(
+            Component(
+                name="access",
+                state="running",
+                detail=f"{PROXY_PUBLIC_SERVICE} is cluster-internal (https off): "
+                f"kubectl --namespace {ins.namespace} port-forward service/{PROXY_PUBLIC_SERVICE} "
+                "8080:80",
+            )
+        )
+        return out + _pool_components(ins)
     out.append(
         Component(
             name="load balancer",
@@ -179,6 +193,11 @@ def components(ins: Inspection) -> list[Component]:
                 detail=ins.certificate.describe(),
             )
         )
+    return out + _pool_components(ins)
+
+
+def _pool_components(ins: Inspection) -> list[Component]:
+    out = []
     for pool in ins.pools:
         state = "running" if pool.ready >= pool.desired else "pending"
         out.append(

@@ -47,6 +47,7 @@ from heliohub.providers.kubernetes.kube import Kr8sKube, Kube
 from heliohub.providers.kubernetes.secrets import secret_values
 from heliohub.render.helm import KubernetesRender, build
 from heliohub.render.helm import releases as rel
+from heliohub.render.helm.jupyterhub import port_forward_hint, public
 from heliohub.render.helm.placeholders import find_placeholders
 from heliohub.render.helm.release_diff import ReleaseChange, diff_releases, release_records
 from heliohub.render.helm.values_check import validate_rendered
@@ -255,6 +256,10 @@ class KubernetesLayer:
                 if release.name == JUPYTERHUB_RELEASE and secret_changed:
                     # The hub reads its secrets from the environment at start only.
                     self.kube.delete_pods(self.namespace, HUB_LABELS)
+            if not public(self.config):
+                hint = port_forward_hint(self.config)
+                self.reporter.info(hint)
+                return HttpsOutcome(lb_hostname=None, url=None, notes=[hint])
             hub = next(r for r in rel.releases(self.config) if r.name == JUPYTERHUB_RELEASE)
             sequence = DnsHttps(
                 self.config,
@@ -416,6 +421,7 @@ class KubernetesLayer:
             self.resolver,
             self.cert_probe,
             self.nodegroups,
+            exposed=public(self.config),
         )
 
     def status(self) -> list[Component]:
@@ -456,6 +462,11 @@ class KubernetesLayer:
         """The user's journey (heliohub.check) against the public URL, as the check service."""
         from heliohub.check import run_check
 
+        if not public(self.config):
+            raise UserError(
+                f"{port_forward_hint(self.config)}; `heliohub check` needs a public hub "
+                "(set https.mode)"
+            )
         return run_check(self.hub_url(), self.check_token())
 
     def check_token(self) -> str:

@@ -90,7 +90,7 @@ class KubernetesProvider(Provider):
         else:
             state = "running"
         url = None
-        if self.config.domain or ins.lb_hostname:
+        if ins.exposed and (self.config.domain or ins.lb_hostname):
             from heliohub.render.helm import public_url
 
             url = public_url(self.config, ins.lb_hostname)

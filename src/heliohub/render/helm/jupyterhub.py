@@ -50,6 +50,19 @@ def gib(value: float) -> str:
     return f"{num(value)}G"
 
 
+def public(config: HubConfig) -> bool:
+    """Whether proxy-public gets a load balancer: only with HTTPS in front of the logins."""
+    return config.https.mode in ("letsencrypt", "acm")
+
+
+def port_forward_hint(config: HubConfig) -> str:
+    ns = config.kubernetes.namespace
+    return (
+        f"the hub is not public (https.mode is off): `kubectl --namespace {ns} port-forward "
+        f"service/{PROXY_PUBLIC_SERVICE} 8080:80`, then open http://localhost:8080"
+    )
+
+
 def ebs_storage_class(config: HubConfig) -> str:
     return f"{config.name}-gp3"
 
@@ -223,7 +236,9 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
         hub["extraFiles"] = auth.extra_files
 
     https, annotations = _https(config, config.https.acm_certificate_arn)
-    service: dict[str, Any] = {"type": "LoadBalancer"}
+    # The local provider's exposure policy: nothing public without TLS. Without HTTPS the hub
+    # stays inside the cluster and `heliohub` says how to reach it (kubectl port-forward).
+    service: dict[str, Any] = {"type": "LoadBalancer" if public(config) else "ClusterIP"}
     if config.provider == "aws":
         # Classic ELBs drop idle websockets after 60 s by default.
         annotations = {
