@@ -222,3 +222,32 @@ def test_support_line_follows_the_calendar() -> None:
     assert "not in heliohub's EKS release calendar" in support_line(
         "1.36", "standard", date.today()
     )
+
+
+def test_addon_compatibility_warns_about_versions_eks_does_not_list_for_the_minor() -> None:
+    from heliohub.providers.aws.upgrade_preflight import addon_compatibility
+
+    client, stub = eks_stub()
+    listed = {"coredns": ["v1.12.1-eksbuild.2", "v1.11.4-eksbuild.2"], "kube-proxy": ["v1.33.0"]}
+    for name in ("coredns", "kube-proxy"):
+        stub.add_response(
+            "describe_addon_versions",
+            {
+                "addons": [
+                    {
+                        "addonName": name,
+                        "addonVersions": [{"addonVersion": v} for v in listed[name]],
+                    }
+                ]
+            },
+            {"addonName": name, "kubernetesVersion": "1.33"},
+        )
+    with stub:
+        found = addon_compatibility(
+            client, {"coredns": "v1.11.4-eksbuild.2", "kube-proxy": "v1.32.3-eksbuild.7"}, "1.33"
+        )
+    assert found.problems == []
+    assert found.warnings == [
+        "add-on kube-proxy v1.32.3-eksbuild.7 is not listed by EKS for Kubernetes 1.33; the "
+        "add-ons step right after the control plane updates it"
+    ]
