@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 DATA = DOCS / "bench"
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
-GROUPS = ("up", "spawn", "gateway", "config")
+GROUPS = ("up", "spawn", "gateway", "config", "startup")
 
 
 def _now() -> str:
@@ -86,6 +86,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         versions=machine.versions(proxy / "node_modules" / ".bin" / "configurable-http-proxy"),
         loadavg_before=machine.loadavg(),
     )
+
+    if args.only:
+        results.keep_unmeasured(results.load_bench(DATA / results.BENCH_FILE), run, groups)
 
     def save() -> None:
         run.finished = _now()

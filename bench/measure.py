@@ -42,7 +42,7 @@ class Plan:
     # rounds per spawn size: the samples are per server, so big sizes need fewer rounds
     spawn_rounds: dict[int, int] = field(default_factory=lambda: {1: 5, 10: 2, 50: 1})
     config_repeat: int = 10
-    groups: tuple[str, ...] = ("up", "spawn", "gateway", "config")
+    groups: tuple[str, ...] = ("up", "spawn", "gateway", "config", "startup")
 
     @classmethod
     def quick(cls, groups: tuple[str, ...]) -> Plan:
@@ -407,6 +407,36 @@ class Bench:
                 _timed([heliohub, "validate", "-c", str(self.dep.config)]),
             )
 
+    # ----- start-up: what the CLI costs before it does anything -----------------------------
+
+    def startup_figures(self) -> None:
+        """`heliohub --help` and `validate` of a minimal config, next to a bare interpreter."""
+        heliohub = str(floors.bin_dir() / "heliohub")
+        floor_cmd = [sys.executable, "-c", "pass"]
+        for key, title, cmd in (
+            ("startup-help", "`heliohub --help`", [heliohub, "--help"]),
+            (
+                "startup-validate",
+                "`heliohub validate` of a 3-line config",
+                [heliohub, "validate", "-c", str(self.dep.config)],
+            ),
+        ):
+            fig = self.figure(
+                key,
+                group="startup",
+                title=title,
+                unit="s",
+                floor_title="`python -c pass` with the same interpreter",
+                how="wall time of the command, a new process each time",
+            )
+            for _ in range(self.plan.config_repeat):
+                fig.floor.append(_timed(floor_cmd))
+                try:
+                    fig.ours.append(_timed(cmd))
+                except RuntimeError as exc:
+                    fig.errors.append(str(exc))
+                    break
+
     def _in_process(self, provider: str, path: Path) -> None:
         """load() and render() inside one warm process: the part the CLI cannot hide."""
         from heliohub.config.load import load
@@ -472,6 +502,7 @@ def run_bench(
         "spawn": bench.spawn_figures,
         "gateway": bench.gateway_figures,
         "config": bench.config_figures,
+        "startup": bench.startup_figures,
     }
     for group in plan.groups:
         log(f"== {group}")

@@ -101,3 +101,21 @@ def load_load(path: Path) -> LoadRun | None:
     data["failures"] = [Failure(**f) for f in data.get("failures", [])]
     data["timeline"] = [tuple(t) for t in data.get("timeline", [])]
     return LoadRun(**data)
+
+
+def keep_unmeasured(previous: BenchRun | None, run: BenchRun, groups: tuple[str, ...]) -> None:
+    """A run of some groups only (`--only`): carry over the previous run's other figures and
+    the details this run did not measure, so the report keeps them, and say which figures come
+    from which run."""
+    if previous is None:
+        return
+    kept = [f for f in previous.figures if f.group not in groups]
+    if not kept:
+        return
+    run.figures = kept + run.figures
+    for key, samples in previous.details.items():
+        run.details.setdefault(key, samples)
+    run.notes.append(
+        f"this run measured {', '.join(groups)} only; the figures of "
+        f"{', '.join(sorted({f.group for f in kept}))} are from the run of {previous.started}"
+    )

@@ -17,8 +17,11 @@ from botocore.stub import Stubber
 from heliohub.cli.preflight import run_preflight
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.errors import UserError
+from heliohub.providers import get_provider
+from heliohub.providers.aws import AWSProvider
 from heliohub.providers.aws import preflight as pf
 from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.base import SilentReporter
 
 
 def config(**extra: Any) -> HubConfig:
@@ -247,7 +250,7 @@ def test_validate_online_prints_each_check_and_fails(
     eks.activate()
     loaded = LoadedConfig(cfg, tmp_path / "heliohub.yaml", tmp_path)
     with pytest.raises(UserError, match="1 online check"):
-        run_preflight(loaded, clients=aws)
+        run_preflight(loaded, AWSProvider(loaded, SilentReporter(), clients=aws))
     quotas.assert_no_pending_responses()
     out = capsys.readouterr().out
     for line in (
@@ -264,5 +267,5 @@ def test_validate_online_prints_each_check_and_fails(
 
 def test_validate_online_refuses_other_providers(tmp_path: Path) -> None:
     loaded = LoadedConfig(HubConfig(), None, tmp_path)
-    with pytest.raises(UserError, match="provider 'local'"):
-        run_preflight(loaded)
+    with pytest.raises(UserError, match="not available on provider local"):
+        run_preflight(loaded, get_provider(loaded, SilentReporter()))

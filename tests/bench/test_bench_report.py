@@ -100,3 +100,30 @@ def test_load_section_groups_failures_by_reason(tmp_path: Path) -> None:
     assert "**1 of 2**" in text
     assert "| start server | 2 | 1 | 1 |" in text
     assert "| start server | HTTP 500 x | 1 |" in text
+
+
+def test_a_partial_run_keeps_the_other_groups_of_the_previous_run() -> None:
+    previous = _run()
+    previous.details["memory.gateway.scheduler"] = [80.0]
+    run = results.BenchRun(started="2026-02-01 00:00 UTC", repeat=1)
+    run.figures.append(
+        results.Figure(key="startup-help", group="startup", title="help", unit="s", ours=[0.2])
+    )
+    run.details["up.hand-run"] = [9.0]
+    results.keep_unmeasured(previous, run, ("startup", "up"))
+    assert [f.key for f in run.figures] == ["mem", "startup-help"]
+    assert run.details == {
+        "up.hand-run": [9.0],
+        "down": [1.25],
+        "memory.gateway.scheduler": [80.0],
+    }
+    assert run.notes == [
+        "this run measured startup, up only; the figures of memory are from the run of "
+        "2026-01-01 00:00 UTC"
+    ]
+
+
+def test_a_partial_run_without_a_previous_one_is_left_alone() -> None:
+    run = results.BenchRun(started="2026-02-01 00:00 UTC")
+    results.keep_unmeasured(None, run, ("startup",))
+    assert run.figures == [] and run.notes == []

@@ -127,12 +127,23 @@ def test_doctor_command_end_to_end(tmp_path: Path, monkeypatch) -> None:
     assert "fix:" in out
 
 
-def test_doctor_is_for_kubernetes_deployments(tmp_path: Path) -> None:
+def test_doctor_on_local_reports_the_checks_of_up_and_a_stopped_hub(tmp_path: Path) -> None:
     cfg = tmp_path / "heliohub.yaml"
     cfg.write_text("provider: local\n")
     result = CliRunner().invoke(app, ["doctor", "-c", str(cfg)])
-    assert result.exit_code == 1
-    assert "doctor checks Kubernetes deployments" in result.output
+    assert result.exit_code == 0, result.output
+    assert "✓ config and machine pass the checks `up` makes" in result.output
+    assert "! not running" in result.output and "heliohub up" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_doctor_on_local_names_what_up_would_refuse(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a directory\n")
+    cfg = tmp_path / "heliohub.yaml"
+    cfg.write_text("provider: local\nlocal: {data_dir: ./taken}\n")
+    result = CliRunner().invoke(app, ["doctor", "-c", str(cfg)])
+    assert result.exit_code == 1, result.output
+    assert "✗ local.data_dir" in result.output and "fix:" in result.output
     assert "Traceback" not in result.output
 
 

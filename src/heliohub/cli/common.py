@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
 from heliohub.cli.output import err_console
-from heliohub.config import LoadedConfig, load
 from heliohub.errors import ConfigError, UserError
+
+if TYPE_CHECKING:
+    from heliohub.config import LoadedConfig
 
 ConfigOption = Annotated[
     Path | None,
@@ -51,4 +53,8 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def load_config(path: Path | None) -> LoadedConfig:
+    # Imported here: the config models (pydantic) are the slowest import, and `--help` never
+    # needs them.
+    from heliohub.config import load
+
     return load(path)

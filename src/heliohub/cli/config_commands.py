@@ -47,18 +47,19 @@ def validate(
 ) -> None:
     """Check the config and everything `up` checks before starting. Exit 0 when valid, 2 with
     one line per problem when not."""
-    from heliohub.cli.output import RichReporter
     from heliohub.errors import ConfigError
-    from heliohub.providers import get_provider
+    from heliohub.providers import offline_problems
 
     loaded = load_config(config)
-    problems = get_provider(loaded, RichReporter(quiet=True)).offline_problems(insecure)
+    problems = offline_problems(loaded, insecure)
     if problems:
         raise ConfigError(problems, loaded.source)
     if online:
+        from heliohub.cli.output import RichReporter
         from heliohub.cli.preflight import run_preflight
+        from heliohub.providers import get_provider
 
-        run_preflight(loaded)
+        run_preflight(loaded, get_provider(loaded, RichReporter(quiet=True)))
         return
     err_console.print(f"[green]valid[/]: {loaded.source} (provider {loaded.config.provider})")
 

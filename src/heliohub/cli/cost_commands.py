@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from heliohub.cli.common import ConfigOption, handle_errors, load_config
 from heliohub.cli.output import console
-from heliohub.cost.estimate import DEFAULT_STORAGE_GIB, Estimate, HourPrice, estimate
 from heliohub.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from heliohub.cost.estimate import Estimate, HourPrice
+
+# The default of --storage-gib, kept equal to heliohub.cost.estimate's by a test.
+DEFAULT_STORAGE_GIB = 100
 
 
 def _hours_table(title: str, first: str, rows: list[HourPrice]) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", header_style="bold", box=None)
     for col in (first, "pool", "instance", "share"):
         table.add_column(col)
@@ -35,6 +43,8 @@ def _hours_table(title: str, first: str, rows: list[HourPrice]) -> Table:
 
 
 def show_estimate(name: str, result: Estimate) -> None:
+    from rich.table import Table
+
     console.print(f"[bold]{name}[/] on AWS {result.region}: prices from {result.source}")
     idle = Table(
         title="idle platform, per month", title_justify="left", header_style="bold", box=None
@@ -86,6 +96,8 @@ def cost(
         from heliohub.cost.prices import shipped_prices
 
         prices = shipped_prices(cfg.aws.region)
+    from heliohub.cost.estimate import estimate
+
     result = estimate(cfg, prices, storage_gib)
     if as_json:
         data = result.model_dump()

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol
+from typing import Annotated
 
 import typer
 
 from heliohub.cli.common import ConfigOption, handle_errors, load_config
 from heliohub.cli.output import RichReporter, console
-from heliohub.errors import UserError
-
-
-class _Finding(Protocol):
-    level: str
-    what: str
-    fix: str
 
 
 @handle_errors
 def doctor(config: ConfigOption = None) -> None:
-    """Check helm, cluster access, chart values, releases, pods, DNS and HTTPS; print each fix."""
+    """Explain what is wrong and how to fix it (Kubernetes: helm, cluster access, chart values,
+    releases, pods, DNS and HTTPS; local: what `up` checks, and each process)."""
     from heliohub.providers import get_provider
 
-    loaded = load_config(config)
-    provider: Any = get_provider(loaded, RichReporter(quiet=True))
-    run = getattr(provider, "doctor", None)
-    if run is None:
-        raise UserError(
-            f"doctor checks Kubernetes deployments; provider {loaded.config.provider} has none. "
-            "Use `heliohub status`."
-        )
-    findings: list[_Finding] = run()
+    findings = get_provider(load_config(config), RichReporter(quiet=True)).doctor()
     marks = {"ok": "[green]✓[/]", "warning": "[yellow]![/]", "error": "[red]✗[/]"}
     for f in findings:
         console.print(f"{marks.get(f.level, '?')} {f.what}", soft_wrap=True)

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from heliohub.cli.common import ConfigOption, handle_errors, load_config
 from heliohub.cli.output import RichReporter, console, err_console
 from heliohub.errors import UserError
-from heliohub.providers.base import DownOptions, Plan, Status, UpOptions
+
+if TYPE_CHECKING:
+    from heliohub.providers.base import Plan, Provider, Status
 
 # LSB init-script status codes: 1 for a deployment that runs but is degraded, 3 not running.
 STATUS_EXIT = {"partial": 1, "stopped": 3, "unknown": 4}
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
-def _provider(config: ConfigOption, quiet: bool = False):
+def _provider(config: ConfigOption, quiet: bool = False) -> Provider:
     from heliohub.providers import get_provider
 
     return get_provider(load_config(config), RichReporter(quiet=quiet))
 
 
 def show_status(status: Status) -> None:
+    from rich.table import Table
+
     colour = {"running": "green", "partial": "yellow"}.get(status.state, "red")
     console.print(f"[bold]{status.name}[/] ({status.provider}): [{colour}]{status.state}[/]")
     if status.url:
@@ -64,6 +67,8 @@ def up(
     ] = False,
 ) -> None:
     """Start the deployment, or bring it in line with the config (upgrades step by step)."""
+    from heliohub.providers.base import UpOptions
+
     provider = _provider(config)
     with provider.operation_lock("up"):
         status = provider.up(
@@ -105,6 +110,7 @@ def down(
         if confirmed != name:
             raise UserError(f"confirmation did not match '{name}'; nothing was deleted")
     from heliohub.providers import get_provider
+    from heliohub.providers.base import DownOptions
 
     provider = get_provider(loaded, RichReporter())
     with provider.operation_lock("down"):
@@ -145,6 +151,8 @@ def logs(
 
 
 def show_plan(plan: Plan) -> None:
+    from rich.table import Table
+
     if plan.steps:
         console.print(f"[bold]upgrade in {len(plan.steps)} steps[/], in this order:")
         for number, step in enumerate(plan.steps, 1):

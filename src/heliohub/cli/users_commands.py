@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from heliohub.cli.common import ConfigOption, handle_errors, load_config
 from heliohub.cli.output import console
 from heliohub.errors import UserError
-from heliohub.users.model import Directory, Outcome
+
+if TYPE_CHECKING:
+    from heliohub.users.model import Directory, Outcome
 
 app = typer.Typer(
     name="users",
@@ -62,6 +63,8 @@ def list_users(config: ConfigOption = None, as_json: Json = False) -> None:
         print(json.dumps([a.model_dump() for a in accounts], indent=2))
         return
     console.print(f"[bold]{d.where}[/]: {len(accounts)} account(s)")
+    from rich.table import Table
+
     table = Table(header_style="bold", box=None)
     for col in ("name", "admin", "status", "groups", "last activity"):
         table.add_column(col)
@@ -151,6 +154,8 @@ def list_groups(config: ConfigOption = None, as_json: Json = False) -> None:
         print(json.dumps(groups, indent=2))
         return
     console.print(f"[bold]{d.where}[/]: {len(groups)} group(s)")
+    from rich.table import Table
+
     table = Table(header_style="bold", box=None)
     table.add_column("group")
     table.add_column("members")

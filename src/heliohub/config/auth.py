@@ -210,6 +210,10 @@ class OIDCAuth(AuthBase, GroupsMixin, AllowRule):
         return {"admin_users": self.admin_users, "admin_groups": self.admin_groups}
 
 
+# Scopes a Cognito app client accepts without a custom resource server.
+COGNITO_STANDARD_SCOPES = ("openid", "email", "profile", "phone", "aws.cognito.signin.user.admin")
+
+
 class CognitoAuth(AuthBase, GroupsMixin, AllowRule):
     """AWS Cognito: a preset of `oidc` built from the user pool's domain prefix and region."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
@@ -22,6 +23,20 @@ InstanceType = Annotated[
 LabelKey = Annotated[
     str, Field(pattern=r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 ]
+
+
+# Graviton families (m7g, c6gn, ...) and the first-generation a1.
+_ARM = re.compile(r"a1|[a-z]+\d+g[a-z]*")
+
+
+def instance_arch(instance_type: str) -> Literal["arm64", "x86_64"]:
+    """The CPU architecture of an EC2 instance type, from its family name."""
+    return "arm64" if _ARM.fullmatch(instance_type.split(".")[0]) else "x86_64"
+
+
+def logical_id(name: str) -> str:
+    """A CloudFormation logical id from a config name (`gpu-spot` -> `GpuSpot`)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
 class Taint(Strict):
@@ -63,6 +78,11 @@ class NodePool(Strict):
             raise ValueError(
                 f"min_size must be <= max_size, got min_size={self.min_size}, "
                 f"max_size={self.max_size}"
+            )
+        if len({instance_arch(t) for t in self.instance_types}) > 1:
+            # One node group has one AMI, and an AMI has one architecture.
+            raise ValueError(
+                "instance_types: mixes ARM (Graviton) and x86 types; put them in separate pools"
             )
         return self
 
@@ -166,6 +186,13 @@ class AWS(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"node pool names must be unique, got {', '.join(dupes)} twice")
+        ids = [logical_id(n) for n in names]
+        clash = sorted({n for n, i in zip(names, ids, strict=True) if ids.count(i) > 1})
+        if clash:
+            raise ValueError(
+                "node pool names that differ only in '-' map to the same CloudFormation id "
+                f"({', '.join(clash)}); rename one"
+            )
         for pool in self.node_pools:
             if pool.release_version and not pool.release_version.startswith(
                 self.kubernetes_version + "."

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from heliohub.config.auth import (
     Auth,
@@ -20,6 +20,13 @@ from heliohub.config.aws import AWS
 from heliohub.config.base import Name, Strict
 from heliohub.config.compute import DEFAULT_IMAGE, Dask, Profile, _reference_profiles
 from heliohub.config.local import Kubernetes, Local
+from heliohub.config.provider_rules import (
+    SECTIONS,
+    SHARED_LOCAL_KEYS,
+    ProviderName,
+    honour_problems,
+    section_problems,
+)
 from heliohub.config.storage import HTTPS, Culling, Storage
 
 Hostname = Annotated[
@@ -34,7 +41,7 @@ Hostname = Annotated[
 # Root-level rules name their own fields; several problems travel in one ValueError.
 PROBLEM_SEPARATOR = "\n"
 
-Provider = Literal["local", "aws", "kubernetes"]
+Provider = ProviderName
 
 
 class HubConfig(Strict):
@@ -148,17 +155,6 @@ class HubConfig(Strict):
                 "profiles: the local provider cannot enforce server sizes (CPU and memory "
                 "limits); remove `profiles`, or use provider kubernetes or aws"
             )
-        if self.provider == "local" and self.https.mode in ("letsencrypt", "acm"):
-            raise ValueError(
-                f"https.mode: '{self.https.mode}' needs provider aws or kubernetes; "
-                "allowed for local: off, files"
-            )
-        if self.https.mode == "acm" and self.provider != "aws":
-            raise ValueError("https.mode: 'acm' needs provider aws")
-        if self.https.mode in ("letsencrypt", "acm") and not self.domain:
-            raise ValueError(f"domain: required when https.mode is '{self.https.mode}'")
-        if self.aws.budget is not None and self.provider != "aws":
-            raise ValueError(f"aws.budget: needs provider aws, got provider {self.provider}")
         if isinstance(self.auth, CognitoAuth) and self.provider != "aws":
             # Only on aws does heliohub create the pool and client, and so know these.
             missing = [f for f in ("client_id", "client_secret") if getattr(self.auth, f) is None]
@@ -181,23 +177,6 @@ class HubConfig(Strict):
                 "k3s do not, and every user server would stay Pending. Set it, or set "
                 "storage.shared.enabled: false"
             )
-        if self.provider != "local" and self.dask.max_clusters_per_user is not None:
-            raise ValueError(
-                "dask.max_clusters_per_user: only provider local enforces it (Dask Gateway's "
-                f"Kubernetes backend has no such limit); on provider {self.provider} remove it"
-            )
-        if self.provider == "aws" and isinstance(self.auth, CognitoAuth) and not self.domain:
-            raise ValueError("domain: required for cognito login on aws (callback URLs use it)")
-        if (
-            self.provider != "local"
-            and self.auth.type in ("oidc", "cognito", "github")
-            and not self.domain
-        ):
-            # `render` and `up` need it; say so at validate, not halfway through `up`.
-            raise ValueError(
-                f"domain: required for auth type {self.auth.type} on provider {self.provider} "
-                "(the login callback is https://<domain>/hub/oauth_callback)"
-            )
         prefix = self.cognito_domain_prefix()
         if (
             prefix is not None
@@ -208,16 +187,17 @@ class HubConfig(Strict):
                 reserved_domain_words(prefix, " (the default: name plus a hash of domain)")
             except ValueError as exc:
                 raise ValueError(f"auth.domain_prefix: {exc}; set auth.domain_prefix") from None
+        problems = section_problems(self) + honour_problems(self)
         if self.provider == "aws" and not any(p.gpus_per_node for p in self.aws.node_pools):
-            gpu = [f"profiles.{p.name}.gpus" for p in self.profiles if p.gpus]
-            if gpu:
-                raise ValueError(
-                    f"{gpu[0]}: no node pool has GPUs (aws.node_pools[].gpus_per_node), so this "
-                    "server would never start; remove the profile or add a GPU pool"
-                )
+            problems += [
+                f"profiles.{p.name}.gpus: no node pool has GPUs (aws.node_pools[].gpus_per_node), "
+                "so this server would never start; remove the profile or add a GPU pool"
+                for p in self.profiles
+                if p.gpus
+            ][:1]
         if self.provider == "aws":
             pools = {p.name for p in self.aws.node_pools}
-            problems = [
+            problems += [
                 f"profiles.{p.name}.node_pool: no node pool named '{p.node_pool}'; "
                 f"allowed: {', '.join(sorted(pools))}"
                 for p in self.profiles
@@ -230,8 +210,8 @@ class HubConfig(Strict):
                         f"dask.{field}: no node pool named '{value}'; "
                         f"allowed: {', '.join(sorted(pools))}"
                     )
-            if problems:
-                raise ValueError(PROBLEM_SEPARATOR.join(problems))
+        if problems:
+            raise ValueError(PROBLEM_SEPARATOR.join(problems))
         return self
 
     def cognito_domain_prefix(self) -> str | None:
@@ -245,6 +225,21 @@ class HubConfig(Strict):
         if self.provider == "aws" and auth.client_id is None and self.domain:
             return default_domain_prefix(self.name, self.domain)
         return None
+
+    @model_serializer(mode="wrap")
+    def _provider_sections(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave out what the provider does not read, so a dumped config validates again."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in ("aws", "kubernetes"):
+                if name not in SECTIONS[self.provider]:
+                    data.pop(name, None)
+            if self.provider != "local" and isinstance(data.get("local"), dict):
+                data["local"] = {k: v for k, v in data["local"].items() if k in SHARED_LOCAL_KEYS}
+            if self.provider == "aws" and isinstance(data.get("kubernetes"), dict):
+                for key in ("context", "kubeconfig"):
+                    data["kubernetes"].pop(key, None)
+        return data
 
     @property
     def default_profile(self) -> Profile:

@@ -1,21 +1,80 @@
-"""Providers: where a deployment runs. Imported lazily so the CLI starts fast."""
+"""Providers: where a deployment runs, one registry entry each.
+
+Each provider package is imported only when it is chosen, and `validate` imports only the
+provider's offline checks, so the CLI starts fast. Adding a provider means: its sections in
+`config/provider_rules.py`, a package here with a Provider subclass, and one REGISTRY entry.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
 from heliohub.config import LoadedConfig
+from heliohub.errors import UserError
 from heliohub.providers.base import Provider, Reporter
 
 
-def get_provider(loaded: LoadedConfig, reporter: Reporter) -> Provider:
-    kind = loaded.config.provider
-    if kind == "local":
-        from heliohub.providers.local import LocalProvider
+def _no_offline_checks(loaded: LoadedConfig, insecure: bool) -> list[str]:
+    return []
 
-        return LocalProvider(loaded, reporter)
-    if kind == "aws":
-        from heliohub.providers.aws import AWSProvider
 
-        return AWSProvider(loaded, reporter)
+@dataclass(frozen=True)
+class ProviderEntry:
+    """How to make a provider, and the checks `validate` runs without making one."""
+
+    create: Callable[[LoadedConfig, Reporter], Provider]
+    offline_problems: Callable[[LoadedConfig, bool], list[str]] = _no_offline_checks
+
+
+def _local(loaded: LoadedConfig, reporter: Reporter) -> Provider:
+    from heliohub.providers.local import LocalProvider
+
+    return LocalProvider(loaded, reporter)
+
+
+def _local_offline(loaded: LoadedConfig, insecure: bool) -> list[str]:
+    from heliohub.providers.local.offline_checks import offline_problems
+
+    # The same euid and executables LocalProvider would use.
+    return offline_problems(loaded, os.geteuid(), insecure, Path(sys.executable).parent)
+
+
+def _kubernetes(loaded: LoadedConfig, reporter: Reporter) -> Provider:
     from heliohub.providers.kubernetes import KubernetesProvider
 
     return KubernetesProvider(loaded, reporter)
+
+
+def _aws(loaded: LoadedConfig, reporter: Reporter) -> Provider:
+    from heliohub.providers.aws import AWSProvider
+
+    return AWSProvider(loaded, reporter)
+
+
+REGISTRY: dict[str, ProviderEntry] = {
+    "local": ProviderEntry(_local, _local_offline),
+    "kubernetes": ProviderEntry(_kubernetes),
+    "aws": ProviderEntry(_aws),
+}
+
+
+def _entry(loaded: LoadedConfig) -> ProviderEntry:
+    kind = loaded.config.provider
+    entry = REGISTRY.get(kind)
+    if entry is None:
+        # The config model allows only registered names; a config built around it lands here.
+        raise UserError(f"provider: {kind!r} is unknown; allowed: {', '.join(REGISTRY)}")
+    return entry
+
+
+def get_provider(loaded: LoadedConfig, reporter: Reporter) -> Provider:
+    return _entry(loaded).create(loaded, reporter)
+
+
+def offline_problems(loaded: LoadedConfig, insecure: bool) -> list[str]:
+    """What `up` would refuse that can be known without starting anything or asking a cloud."""
+    return _entry(loaded).offline_problems(loaded, insecure)

@@ -1,4 +1,6 @@
-"""The one small interface every provider implements: up, down, status, check."""
+"""The one contract every provider fulfils: up, down, status, logs, check, doctor (and plan,
+preflight). A verb that truly does not apply to a provider raises NotOnProvider, a UserError
+that says so and names what to use instead."""
 
 from __future__ import annotations
 
@@ -92,6 +94,37 @@ class CheckReport(BaseModel):
         return bool(self.steps) and all(s.ok for s in self.steps)
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One thing `doctor` looked at: fine, worth a look, or broken (then with its fix)."""
+
+    level: Literal["ok", "warning", "error"]
+    what: str
+    fix: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.level == "ok"
+
+
+@dataclass
+class PreflightResult:
+    """One online check of the account `up` would deploy to (`validate --online`)."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class NotOnProvider(UserError):
+    """A verb that does not apply to this provider; the message says what to use instead."""
+
+    def __init__(self, verb: str, provider: str, instead: str) -> None:
+        super().__init__(f"`heliohub {verb}` is not available on provider {provider}; {instead}")
+
+
 @dataclass
 class PlanChange:
     stack: str
@@ -152,6 +185,10 @@ class Provider(abc.ABC):
 
         return oplock.hold(self.loaded.data_dir / "state", what)
 
+    @abc.abstractmethod
+    def doctor(self) -> list[Finding]:
+        """Every check that explains a problem, each with its fix."""
+
     def offline_problems(self, insecure: bool) -> list[str]:
         """What `up` would refuse that can be known without starting or asking the cloud."""
         return []
@@ -161,4 +198,12 @@ class Provider(abc.ABC):
 
     def logs(self, follow: bool, lines: int = 200) -> Iterator[str]:
         """The last `lines` lines of each component's log; with follow, then new ones."""
-        raise UserError(f"`heliohub logs` has nothing to read for provider {self.config.provider}")
+        raise NotOnProvider("logs", self.config.provider, "use `heliohub status` and `doctor`")
+
+    def preflight(self) -> list[PreflightResult]:
+        """Online checks of the account `up` would deploy to, without changing anything."""
+        raise NotOnProvider(
+            "validate --online",
+            self.config.provider,
+            "it checks a cloud account; plain `heliohub validate` checks this config",
+        )

@@ -9,7 +9,6 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -18,6 +17,7 @@ from heliohub.config import HubConfig
 from heliohub.config.aws import NodePool
 from heliohub.errors import UserError
 from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.base import PreflightResult
 from heliohub.render.cloudformation.naming import (
     DEPLOYMENT_TAG,
     creates_user_pool,
@@ -36,13 +36,8 @@ QUOTAS: dict[tuple[str, str], tuple[str, str]] = {
 _STANDARD = set("acdhimrtz")
 
 
-@dataclass
-class CheckResult:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    notes: list[str] = field(default_factory=list)
+# One result type for every provider's online checks.
+CheckResult = PreflightResult
 
 
 def family_group(instance_type: str) -> str | None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -26,6 +26,7 @@ from heliohub.providers.aws.preflight import (
     find_hosted_zone,
     offered_zones,
     prune_instance_types,
+    run_checks,
     zone_name,
 )
 from heliohub.providers.aws.stages import StackStage
@@ -54,7 +55,9 @@ from heliohub.providers.base import (
     CheckStep,
     Component,
     DownOptions,
+    Finding,
     Plan,
+    PreflightResult,
     Provider,
     ReleasePlan,
     Reporter,
@@ -66,12 +69,31 @@ from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG, creates_user_p
 from heliohub.render.cloudformation.versions import ClusterVersions, config_versions
 from heliohub.render.outputs import AWSOutputs
 
-LayerFactory = Callable[..., Any]
+
+class HubLayer(Protocol):
+    """What the AWS provider needs of the Kubernetes layer on its EKS cluster."""
+
+    def apply(self) -> object: ...
+
+    def destroy(self, delete_data: bool = False) -> None: ...
+
+    def status(self) -> list[Component]: ...
+
+    def doctor(self) -> list[Finding]: ...
+
+    def check(self) -> CheckReport: ...
+
+    def user_server_count(self) -> int: ...
+
+    def upgrade_release(self, name: str) -> None: ...
+
+
+LayerFactory = Callable[..., HubLayer]
 StageFactory = Callable[[HubConfig, ClusterVersions], list[StackStage]]
 AUTOSCALER_RELEASE = "cluster-autoscaler"
 
 
-def default_kubernetes_layer(**kwargs: Any) -> Any:
+def default_kubernetes_layer(**kwargs: Any) -> HubLayer:
     """The charts, DNS and HTTPS on the cluster (imported late: another package owns it)."""
     from heliohub.providers.kubernetes.layer import KubernetesLayer
 
@@ -280,7 +302,7 @@ class AWSProvider(Provider):
         checkpoint = Checkpoint(self.state_dir, self.config.aws.region)
         run_upgrade(plan, actions, checkpoint, self.reporter)
 
-    def _layer(self, outputs: AWSOutputs, loaded: LoadedConfig | None = None) -> Any:
+    def _layer(self, outputs: AWSOutputs, loaded: LoadedConfig | None = None) -> HubLayer | None:
         if self.kubernetes_layer is None:
             return None
         return self.kubernetes_layer(
@@ -455,7 +477,7 @@ class AWSProvider(Provider):
             ),
         )
 
-    def doctor(self) -> list[Any]:
+    def doctor(self) -> list[Finding]:
         """The Kubernetes layer's findings, once the cluster stack exists."""
         with aws_errors():
             deployed = self.engine().outputs()
@@ -494,11 +516,12 @@ class AWSProvider(Provider):
         if report.ok and self.kubernetes_layer is not None:
             with aws_errors():
                 layer = self._layer(self._outputs(self.engine().outputs()))
-            check = getattr(layer, "check", None)
-            if check is None:
-                report.steps.append(
-                    CheckStep(name="user journey", ok=False, seconds=0, detail="layer has no check")
-                )
-            else:
-                report.steps += check().steps
+            if layer is not None:
+                report.steps += layer.check().steps
         return report
+
+    def preflight(self) -> list[PreflightResult]:
+        """The account checks (`validate --online`): credentials, instance types, quotas,
+        Cognito domain, Route53 zone, Kubernetes version."""
+        state = read_outputs(self.state_dir)
+        return run_checks(self.config, self.clients, state.user_pool_id if state else None)

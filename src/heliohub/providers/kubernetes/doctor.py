@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Literal
 
 from heliohub.config import HubConfig
+from heliohub.providers.base import Finding
 from heliohub.providers.kubernetes.inspect import Inspection
 from heliohub.render.helm import pools, releases, versions
 from heliohub.render.helm.placeholders import find_placeholders
@@ -14,17 +13,6 @@ from heliohub.render.helm.values_check import validate_rendered
 from heliohub.render.helm.wiring import HOME_PVC, SHARED_PVC
 
 CERT_WARN_DAYS = 14
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: Literal["ok", "warning", "error"]
-    what: str
-    fix: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.level == "ok"
 
 
 def ok(what: str) -> Finding:

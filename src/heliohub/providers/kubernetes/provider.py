@@ -10,6 +10,7 @@ from heliohub.errors import UserError
 from heliohub.providers.base import (
     CheckReport,
     DownOptions,
+    Finding,
     Plan,
     Provider,
     ReleasePlan,
@@ -17,7 +18,6 @@ from heliohub.providers.base import (
     Status,
     UpOptions,
 )
-from heliohub.providers.kubernetes.doctor import Finding
 from heliohub.providers.kubernetes.inspect import components, notes
 from heliohub.providers.kubernetes.layer import KubernetesLayer
 

@@ -20,6 +20,7 @@ from heliohub.providers.base import (
     CheckReport,
     Component,
     DownOptions,
+    Finding,
     Provider,
     Reporter,
     SilentReporter,
@@ -636,3 +637,22 @@ class LocalProvider(Provider):
         if not self.layout.logs_dir.exists():
             raise UserError(f"no logs yet: {self.layout.logs_dir} does not exist")
         return read_logs(self.layout.logs_dir, follow, lines=lines)
+
+    def doctor(self) -> list[Finding]:
+        """What `up` would refuse, then each process of a running deployment."""
+        findings = [
+            Finding("error", problem, "fix the config or the machine, then `heliohub validate`")
+            for problem in self.offline_problems(insecure=False)
+        ]
+        if not findings:
+            findings.append(Finding("ok", "config and machine pass the checks `up` makes"))
+        status = self.status()
+        if status.state == "stopped":
+            findings.append(Finding("warning", "not running", "start it with `heliohub up`"))
+            return findings
+        for c in status.components:
+            level = "ok" if c.state == "running" else "error"
+            what = f"{c.name}: {c.state}" + (f" ({c.detail})" if c.detail else "")
+            fix = "" if level == "ok" else f"see `heliohub logs` (under {self.layout.logs_dir})"
+            findings.append(Finding(level, what, fix))
+        return findings

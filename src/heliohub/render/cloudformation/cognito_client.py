@@ -5,7 +5,6 @@ from __future__ import annotations
 from troposphere import Output, Parameter, Ref, Template, cognito
 
 from heliohub.config import HubConfig
-from heliohub.errors import UserError
 from heliohub.render.cloudformation.naming import (
     callback_url,
     cognito_domain_prefix,
@@ -15,19 +14,11 @@ from heliohub.render.cloudformation.naming import (
 )
 
 USER_POOL_ID = "UserPoolId"
-# Scopes a Cognito app client accepts without a custom resource server.
-STANDARD_SCOPES = ("openid", "email", "profile", "phone", "aws.cognito.signin.user.admin")
 
 
 def add_cognito_client(t: Template, config: HubConfig) -> None:
     auth = managed_cognito(config)
     assert auth is not None
-    unknown = sorted(set(auth.scopes) - set(STANDARD_SCOPES))
-    if unknown:
-        raise UserError(
-            f"auth.scopes: Cognito app clients accept {', '.join(STANDARD_SCOPES)}; "
-            f"got {', '.join(unknown)}"
-        )
     pool = t.add_parameter(Parameter(USER_POOL_ID, Type="String"))
     if creates_user_pool(config):
         domain = t.add_resource(

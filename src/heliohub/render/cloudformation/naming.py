@@ -5,7 +5,6 @@ Everything here is derived from the config, so the same config always names the 
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from heliohub.config import HubConfig
@@ -40,11 +39,6 @@ def stack_name(config: HubConfig, key: StackKey) -> str:
 
 def cluster_name(config: HubConfig) -> str:
     return config.name
-
-
-def logical_id(name: str) -> str:
-    """A CloudFormation logical id from a config name (`gpu-spot` -> `GpuSpot`)."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
 def managed_cognito(config: HubConfig) -> CognitoAuth | None:
@@ -84,6 +78,6 @@ def sign_out_urls(config: HubConfig) -> list[str]:
 
 
 def _domain(config: HubConfig) -> str:
-    if not config.domain:
-        raise UserError("domain: required for cognito login on aws (callback URLs use it)")
+    # The config model requires a domain for cognito on aws.
+    assert config.domain, "cognito on aws without a domain passed validation"
     return config.domain

@@ -6,15 +6,13 @@ and network interfaces with the deployment, encrypt the root volume, and require
 
 from __future__ import annotations
 
-import re
-
 from troposphere import Equals, GetAtt, If, Output, Parameter, Ref, Template, ec2, eks
 
 from heliohub.config import HubConfig
-from heliohub.config.aws import GPU_TAINT, NodePool
+from heliohub.config.aws import GPU_TAINT, NodePool, instance_arch, logical_id
 from heliohub.errors import UserError
 from heliohub.render.cloudformation import autoscaler
-from heliohub.render.cloudformation.naming import NODE_POOL_LABEL, cluster_name, logical_id
+from heliohub.render.cloudformation.naming import NODE_POOL_LABEL, cluster_name
 from heliohub.render.cloudformation.tagging import tag_map, tags
 
 EKS_EFFECTS = {
@@ -40,9 +38,6 @@ ACCELERATORS = {
     "p4de": "nvidia-a100",
     "p5": "nvidia-h100",
 }
-
-# Graviton families: a digit then 'g' (m6g, c7gn, r8gd, t4g, g5g, x2gd), and a1.
-_ARM = re.compile(r"a1|[a-z]+\d+g[a-z]*")
 
 
 def pool_id(pool: NodePool) -> str:
@@ -88,13 +83,8 @@ def pool_asg_tags(config: HubConfig, pool: NodePool) -> dict[str, str]:
 
 
 def ami_type(pool: NodePool) -> str:
-    arches = {"arm64" if _ARM.fullmatch(t.split(".")[0]) else "x86_64" for t in pool.instance_types}
-    if len(arches) > 1:
-        raise UserError(
-            f"aws.node_pools.{pool.name}.instance_types: mixes ARM (Graviton) and x86 types; "
-            "put them in separate pools"
-        )
-    arch = arches.pop()
+    # The config model refuses a pool that mixes architectures.
+    arch = instance_arch(pool.instance_types[0])
     if pool.gpus_per_node:
         return f"AL2023_{'ARM_64' if arch == 'arm64' else 'x86_64'}_NVIDIA"
     return f"AL2023_{'ARM_64' if arch == 'arm64' else 'x86_64'}_STANDARD"
@@ -108,13 +98,6 @@ def add_node_groups(
     private_subnets: object,
     after: list[str],
 ) -> None:
-    ids = [pool_id(p) for p in config.aws.node_pools]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise UserError(
-            "aws.node_pools: names that differ only in '-' map to the same CloudFormation id "
-            f"({', '.join(dupes)}); rename one"
-        )
     for pool in config.aws.node_pools:
         _node_group(t, config, pool, cluster, node_role, private_subnets, after)
 
