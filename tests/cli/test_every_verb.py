@@ -104,10 +104,12 @@ def test_verb_gives_a_result_or_a_clear_message(
     if result.exit_code != 0:
         lines = [line for line in output.splitlines() if line.strip()]
         assert lines, f"{provider} {verb} failed without a word"
-        # A failure says so in words: an error line, an invalid config, or failed checks.
-        assert any(
-            marker in output for marker in ("error:", "invalid config", "✗", "FAIL", "refus")
-        ), f"{provider} {verb}: exit {result.exit_code} without a clear message:\n{output}"
+        # A failure says so in words: an error line, an invalid config, failed checks, or (for
+        # status, whose exit code is the deployment's health) the state it found.
+        markers = ("error:", "invalid config", "✗", "FAIL", "refus", "): stopped", "): partial")
+        assert any(marker in output for marker in markers), (
+            f"{provider} {verb}: exit {result.exit_code} without a clear message:\n{output}"
+        )
 
 
 def test_an_unknown_provider_is_refused_not_guessed(tmp_path: Path) -> None:
