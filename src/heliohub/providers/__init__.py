@@ -8,10 +8,8 @@ provider's offline checks, so the CLI starts fast. Adding a provider means: its 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from heliohub.config import LoadedConfig
 from heliohub.errors import UserError
@@ -39,8 +37,8 @@ def _local(loaded: LoadedConfig, reporter: Reporter) -> Provider:
 def _local_offline(loaded: LoadedConfig, insecure: bool) -> list[str]:
     from heliohub.providers.local.offline_checks import offline_problems
 
-    # The same euid and executables LocalProvider would use.
-    return offline_problems(loaded, os.geteuid(), insecure, Path(sys.executable).parent)
+    # The same checks LocalProvider.offline_problems makes, without importing the provider.
+    return offline_problems(loaded, os.geteuid(), insecure)
 
 
 def _kubernetes(loaded: LoadedConfig, reporter: Reporter) -> Provider:
