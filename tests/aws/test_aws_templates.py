@@ -252,6 +252,18 @@ def assert_cluster(templates: dict[str, dict[str, Any]], config: HubConfig) -> N
     ]
     assert {"Ref": "DeployerPrincipalArn"} in entries
     assert set(config.aws.admin_role_arns) <= {e for e in entries if isinstance(e, str)}
+    # Pod Identity roles trust only this account's EKS (no confused deputy).
+    pod_roles = [
+        r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        for r in res.values()
+        if r["Type"] == "AWS::IAM::Role" and "pods.eks.amazonaws.com" in json.dumps(r)
+    ]
+    assert pod_roles
+    for statements in pod_roles:
+        for st in statements:
+            assert st["Condition"] == {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+            }
     # NetworkPolicies are only enforced with the VPC CNI's policy agent on.
     (cni,) = [
         r["Properties"]

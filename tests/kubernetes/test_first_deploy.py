@@ -210,3 +210,10 @@ def test_without_https_the_hub_is_not_public_and_up_says_how_to_reach_it(
     assert not [c for c in status.components if c.name == "load balancer"]
     # No wait for a load balancer that will never come.
     assert not [j for j in journal if j.startswith("poll service")]
+
+
+def test_missing_helm_names_both_supported_major_versions(tmp_path: Path) -> None:
+    from heliohub.providers.kubernetes.helm import HelmCLI
+
+    with pytest.raises(UserError, match="helm 3 or 4"):
+        HelmCLI({"PATH": str(tmp_path)}).version()

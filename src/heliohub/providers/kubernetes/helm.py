@@ -75,7 +75,7 @@ class HelmCLI:
     def _binary(self) -> str:
         if not self.binary:
             raise UserError(
-                "helm not found on PATH. Install helm 3 (https://helm.sh/docs/intro/install/) "
+                "helm not found on PATH. Install helm 3 or 4 (https://helm.sh/docs/intro/install/) "
                 "and run the command again."
             )
         return self.binary

@@ -437,7 +437,7 @@ class KubernetesLayer:
         except UserError as exc:
             helm = None
             findings.append(
-                doc.Finding("error", f"helm: {exc}", "install helm 3 and put it on PATH")
+                doc.Finding("error", f"helm: {exc}", "install helm (3 or 4) and put it on PATH")
             )
         try:
             findings.append(doc.ok(f"cluster reachable: Kubernetes {self.kube.server_version()}"))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from awacs import s3, sts
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs import s3
+from awacs.aws import Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Output, Ref, Sub, Template, eks, iam
 
 from heliohub.config import HubConfig
@@ -19,16 +19,19 @@ def pod_role(t: Template, config: HubConfig, rid: str, purpose: str, **props: ob
         iam.Role(
             rid,
             Description=f"heliohub {config.name}: {purpose}",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", PODS_PRINCIPAL),
-                        Action=[sts.AssumeRole, sts.TagSession],
-                    )
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": PODS_PRINCIPAL},
+                        "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        # Only this account's EKS Pod Identity, not a confused deputy acting for
+                        # another account.
+                        "Condition": {"StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")}},
+                    }
                 ],
-            ),
+            },
             Tags=tags(config),
             **props,
         )
