@@ -55,14 +55,83 @@ def test_rules_per_user_and_the_table_go_away() -> None:
         fw.protect(64001)
         fw.protect(64002)
         fw.protect(64001)  # once is enough
-        assert listing().count("heliohub-owner-64001") == 2
-        assert "drop" in listing()
+        assert listing().count("heliohub-owner-64001") == 3
+        assert "reject with tcp reset" in listing() and "drop" in listing()
         fw.unprotect(64001)
         assert "heliohub-owner-64001" not in listing()
-        assert listing().count("heliohub-owner-64002") == 2
+        assert listing().count("heliohub-owner-64002") == 3
         with pytest.raises(ValueError, match="root"):
             fw.protect(0)
     finally:
         fw.remove()
     assert listing() == ""
     assert firewall.remove_table(fw.table) is False
+
+
+LISTENER = """
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+s.settimeout(0.5)
+end = time.time() + 30
+while time.time() < end:
+    try:
+        c, _ = s.accept()
+        c.sendall(b"hello")
+        c.close()
+    except OSError:
+        pass
+"""
+CLIENT = """
+import socket, sys
+try:
+    print(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3).recv(5).decode())
+except OSError as exc:
+    print("refused", type(exc).__name__)
+"""
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0 or firewall.nft_binary() is None, reason="needs root and nft")
+def test_a_protected_socket_answers_its_owner_and_root_only() -> None:
+    owner, other = 64123, 64124  # uids of no account: only these test processes run as them
+    as_uid = ["setpriv", "--reuid={}", "--regid={}", "--clear-groups"]
+
+    def run_as(uid: int | None, *args: str) -> list[str]:
+        prefix = [] if uid is None else [a.format(uid) for a in as_uid]
+        return [*prefix, "/usr/bin/python3", "-c", *args]
+
+    fw = firewall.OwnerFirewall(f"unit{secrets.token_hex(4)}")
+    listener = subprocess.Popen(run_as(owner, LISTENER), stdout=subprocess.PIPE, text=True, cwd="/")
+    try:
+        fw.reset()
+        fw.protect(owner)
+        assert listener.stdout is not None
+        port = listener.stdout.readline().strip()
+
+        def connect(uid: int | None) -> str:
+            out = subprocess.run(
+                run_as(uid, CLIENT, port), capture_output=True, text=True, cwd="/", check=True
+            )
+            return out.stdout.strip()
+
+        assert connect(other).startswith("refused")
+        assert connect(owner) == "hello"
+        assert connect(None) == "hello"
+        # The refused attempt left nothing half-open in the listener's queue.
+        queued = subprocess.run(
+            ["ss", "-Htn", "state", "syn-recv", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert queued.strip() == ""
+        # Without the rules the same attempt gets in: the refusal above is the firewall's.
+        fw.unprotect(owner)
+        assert connect(other) == "hello"
+    finally:
+        listener.kill()
+        listener.wait()
+        fw.remove()

@@ -6,8 +6,8 @@ every cluster, so the rule is about who owns the listening socket instead:
 
 - every new connection is marked with the OS user that opened it (root, or a protected user);
 - a protected user's socket may answer only connections opened by itself or by root (the hub,
-  its proxy and the gateway run as root). Its answer to anyone else (the SYN-ACK) is dropped,
-  so the connection never opens.
+  its proxy and the gateway run as root). Its answer to anyone else (the SYN-ACK) never leaves:
+  the listener gets a reset instead, so the connection never opens and leaves nothing queued.
 
 One nftables table per deployment (`inet heliohub_<id>`) holds the rules. The gateway adds a
 user's rules before their cluster starts and removes them when their last cluster stops; the
@@ -124,6 +124,10 @@ class OwnerFirewall:
             self.nft,
             script=(
                 f"{rule} ct state new meta skuid {uid} ct mark set {mark(uid)} {tag}\n"
+                # A reset, not a silent drop, so the refused attempt also leaves the
+                # listener's queue: nobody can fill it (or push it to SYN cookies) that way.
+                f"{rule} ct direction reply meta skuid {uid} ct mark != {allowed} "
+                f"meta l4proto tcp reject with tcp reset {tag}\n"
                 f"{rule} ct direction reply meta skuid {uid} ct mark != {allowed} drop {tag}\n"
             ),
         )
