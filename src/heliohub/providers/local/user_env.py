@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from heliohub import env_versions
 from heliohub.config import LoadedConfig
 from heliohub.config.local import UserEnvironment, package_name
 from heliohub.errors import UserError
@@ -72,6 +73,10 @@ print(json.dumps({"versions": versions, "python": sys.version.split()[0],
 """
 
 
+# What `up` reports, and what an existing environment must have.
+CORE = ("dask", "distributed", "dask-gateway", "jupyterhub", "jupyterlab")
+
+
 @dataclass(frozen=True)
 class UserEnv:
     """Where servers and workers run from, and what they run."""
@@ -86,10 +91,6 @@ class UserEnv:
         kind = "managed" if self.managed else "existing"
         core = ", ".join(f"{n} {self.versions.get(n) or 'missing'}" for n in CORE)
         return f"{kind}, {self.python} (Python {self.python_version}): {core}"
-
-
-# What `status` and `check` report, and what an existing environment must have.
-CORE = ("dask", "distributed", "dask-gateway", "jupyterhub", "jupyterlab")
 
 
 def hub_versions() -> dict[str, str]:
@@ -150,7 +151,7 @@ def compatibility_problems(
         problems.append(("jupyterlab", f"is {lab}; version 4 or newer is needed"))
     client = found.get("dask-gateway")
     server = hub["dask-gateway-server"]
-    if client and _major_minor(client) != _major_minor(server):
+    if client and not env_versions.same_release(client, server):
         problems.append(
             (
                 "dask-gateway",
