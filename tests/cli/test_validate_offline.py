@@ -40,6 +40,14 @@ CASES = {
     ),
     "data-dir-is-a-file": ("local: {data_dir: FILE}\n", "local.data_dir: "),
     "data-dir-cannot-be-created": ("local: {data_dir: FILE/sub}\n", "local.data_dir: "),
+    "user-env-python-missing": (
+        "local: {data_dir: DATA, user_environment: {python: FILE/bin/python}}\n",
+        "local.user_environment.python: ",
+    ),
+    "user-env-python-not-executable": (
+        "local: {data_dir: DATA, user_environment: {python: FILE}}\n",
+        "local.user_environment.python: ",
+    ),
     "bool-as-integer": (
         "culling: {server_idle_timeout_s: true}\n",
         "culling.server_idle_timeout_s: expected a whole number, got True",

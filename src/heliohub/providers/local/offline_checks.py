@@ -102,6 +102,9 @@ def offline_problems(loaded: LoadedConfig, euid: int, insecure: bool) -> list[st
         if p
     ]
     problems += tls_problems(loaded)
+    python = user_env.existing_python(loaded)
+    if python is not None:
+        problems += [p for p in (user_env.python_problem(python),) if p]
     data_dir = data_dir_problem(loaded.data_dir)
     if data_dir:
         problems.append(data_dir)

@@ -276,16 +276,25 @@ def _scripts_dir(python: Path, reported: object) -> Path:
     return python.parent
 
 
-def existing(python: Path, hub: dict[str, str]) -> UserEnv:
-    """An existing environment, checked; UserError naming each problem and the fix."""
+def python_problem(python: Path) -> str | None:
+    """Whether an existing environment's python is there to run (checked by validate too)."""
     where = "local.user_environment.python"
     if not python.exists():
-        raise UserError(
+        return (
             f"{where}: {python} does not exist; give the python of an existing environment "
             "(e.g. /opt/conda/envs/science/bin/python), or remove it to let heliohub manage one"
         )
-    if not os.access(python, os.X_OK):
-        raise UserError(f"{where}: {python} is not executable")
+    if python.is_dir() or not os.access(python, os.X_OK):
+        return f"{where}: {python} is not an executable file; give the environment's python"
+    return None
+
+
+def existing(python: Path, hub: dict[str, str]) -> UserEnv:
+    """An existing environment, checked; UserError naming each problem and the fix."""
+    where = "local.user_environment.python"
+    problem = python_problem(python)
+    if problem:
+        raise UserError(problem)
     found = probe(python)
     versions = found.get("versions")
     assert isinstance(versions, dict)
