@@ -302,3 +302,11 @@ def test_settings_are_deterministic() -> None:
     generic = first.traitlets["GenericOAuthenticator"]
     assert generic["admin_users"] == ["a", "b"]
     assert generic["allowed_users"] == ["y", "z"]
+
+
+def test_cognito_auto_login_is_offered() -> None:
+    """auto_login: the hub's login page is skipped, straight to Cognito's hosted UI."""
+    config = _cognito("aws")
+    assert "auto_login" not in auth_settings(config, HUB).traitlets["GenericOAuthenticator"]
+    on = config.model_copy(update={"auth": config.auth.model_copy(update={"auto_login": True})})
+    assert auth_settings(on, HUB).traitlets["GenericOAuthenticator"]["auto_login"] is True

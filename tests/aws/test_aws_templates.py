@@ -155,7 +155,8 @@ def assert_data_retained(templates: dict[str, dict[str, Any]]) -> None:
     for path, rid, res in resources(templates):
         if res["Type"] in DATA_TYPES:
             assert path == "aws/data.template.json", f"{rid} must live in the data stack"
-            assert res.get("DeletionPolicy") == "Retain", rid
+            # Kept on deletion, but not left behind by a failed first creation.
+            assert res.get("DeletionPolicy") == "RetainExceptOnCreate", rid
             assert res.get("UpdateReplacePolicy") == "Retain", rid
             found.add(res["Type"])
     assert {"AWS::EFS::FileSystem", "AWS::KMS::Key"} <= found

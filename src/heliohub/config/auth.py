@@ -245,6 +245,10 @@ class CognitoAuth(AuthBase, GroupsMixin, AllowRule):
         "against a local provider",
     )
     login_service: str = "AWS Cognito"
+    auto_login: bool = Field(
+        default=False,
+        description="skip the hub's login page and send people straight to Cognito's",
+    )
 
     @model_validator(mode="after")
     def _scopes_have_openid(self) -> Self:

@@ -212,6 +212,8 @@ def _cognito(
         "logout_redirect_url": logout,
         **_allow(auth),
     }
+    if auth.auto_login:
+        generic["auto_login"] = True
     return AuthSettings(
         traitlets={
             "JupyterHub": {"authenticator_class": GENERIC_AUTHENTICATOR},

@@ -72,7 +72,7 @@ def _retained_ids(engine: DeployEngine, stack: str) -> set[str]:
     return {
         rid
         for rid, res in template.get("Resources", {}).items()
-        if res.get("DeletionPolicy") == "Retain"
+        if res.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
     }
 
 

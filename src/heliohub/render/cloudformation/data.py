@@ -23,6 +23,10 @@ from heliohub.render.cloudformation.naming import (
 from heliohub.render.cloudformation.tagging import tag_map, tags
 
 RETAIN = "Retain"
+# Kept on stack deletion, except when the stack's creation itself failed: a first `up` that
+# rolls back then leaves no orphans behind (they would fail every later teardown scan), and no
+# data existed yet to lose.
+RETAIN_EXCEPT_ON_CREATE = "RetainExceptOnCreate"
 
 # Logical ids the deploy engine treats as data: replacing or removing one is data loss.
 FILE_SYSTEM = "HomeFileSystem"
@@ -67,7 +71,7 @@ def _secrets_key(t: Template, config: HubConfig) -> None:
                 ],
             ),
             Tags=tags(config, f"{config.name}-secrets"),
-            DeletionPolicy=RETAIN,
+            DeletionPolicy=RETAIN_EXCEPT_ON_CREATE,
             UpdateReplacePolicy=RETAIN,
         )
     )
@@ -94,7 +98,7 @@ def _file_system(t: Template, config: HubConfig) -> None:
                 efs.LifecyclePolicy(TransitionToPrimaryStorageClass="AFTER_1_ACCESS"),
             ],
             FileSystemTags=tags(config, f"{config.name}-homes"),
-            DeletionPolicy=RETAIN,
+            DeletionPolicy=RETAIN_EXCEPT_ON_CREATE,
             UpdateReplacePolicy=RETAIN,
         )
     )
@@ -148,7 +152,7 @@ def _user_pool(t: Template, config: HubConfig) -> None:
             ),
             DeletionProtection="ACTIVE",
             UserPoolTags=tag_map(config),
-            DeletionPolicy=RETAIN,
+            DeletionPolicy=RETAIN_EXCEPT_ON_CREATE,
             UpdateReplacePolicy=RETAIN,
         )
     )
