@@ -15,6 +15,8 @@ import requests
 from auth.hub import Hub, api, oauth_login
 from auth.oidc import Client, OIDCProvider, User
 
+from heliohub.render.auth import cognito_sign_out_url
+
 pytestmark = pytest.mark.integration
 
 CLIENT_ID = "heliohub"
@@ -79,7 +81,8 @@ def deployment(
                 CLIENT_ID,
                 CLIENT_SECRET,
                 redirect_uris=[f"{hub.url}/hub/oauth_callback"],
-                post_logout_redirect_uris=[hub.url],
+                # What the cluster stack registers as the app client's sign-out URL.
+                post_logout_redirect_uris=[cognito_sign_out_url(hub.url)],
                 token_endpoint_auth_method=method,
             )
         ],
@@ -165,11 +168,11 @@ def test_logout(deployment: Deployment) -> None:
         )
         assert parse_qs(parts.query) == {
             "client_id": [CLIENT_ID],
-            "logout_uri": [deployment.hub.url],
+            "logout_uri": [f"{deployment.hub.url}/"],
         }
         # The provider accepts it (the URL is a registered sign-out URL) and sends us back.
         back = session.get(target, allow_redirects=False, timeout=30)
-        assert back.status_code == 302 and back.headers["location"] == deployment.hub.url
+        assert back.status_code == 302 and back.headers["location"] == f"{deployment.hub.url}/"
     else:
         assert target.endswith("/hub/login")
     assert api(session, deployment.hub.url, "GET", "/user").status_code in (401, 403)
