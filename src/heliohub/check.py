@@ -24,10 +24,10 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from tornado.websocket import websocket_connect
 
 from heliohub import env_versions
+from heliohub.hubspec import GATEWAY_SCOPE
 from heliohub.providers.base import CheckReport, CheckStep
 
 RESULT_MARK = "HELIOHUB-CHECK-RESULT "
-GATEWAY_SCOPE = "access:services!service=dask-gateway"
 
 # Runs inside the user's server. The numbers are exact, so the comparison is too.
 DASK_JOURNEY = """

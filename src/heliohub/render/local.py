@@ -14,14 +14,29 @@ from typing import Any
 
 from heliohub.config import HubConfig
 from heliohub.config.local import split_bind
+from heliohub.hubspec import (
+    CHECK_SERVICE,
+    CULLER_SERVICE,
+    GATEWAY_PREFIX,
+    GATEWAY_SCOPE,
+    GATEWAY_SERVICE,
+    USERS_SERVICE,
+    HubSpec,
+    hub_spec,
+)
+from heliohub.hubspec import local_public_url as public_url
 from heliohub.render.auth import EnvValue, auth_settings
 
-GATEWAY_SERVICE = "dask-gateway"
-CULLER_SERVICE = "idle-culler"
-CHECK_SERVICE = "heliohub-check"
-USERS_SERVICE = "heliohub-users"
-GATEWAY_PREFIX = f"/services/{GATEWAY_SERVICE}"
-GATEWAY_SCOPE = f"access:services!service={GATEWAY_SERVICE}"
+__all__ = [
+    "CHECK_SERVICE",
+    "CULLER_SERVICE",
+    "GATEWAY_PREFIX",
+    "GATEWAY_SCOPE",
+    "GATEWAY_SERVICE",
+    "USERS_SERVICE",
+    "public_url",
+    "render_local",
+]
 
 # What `heliohub up` passes to the hub (and the hub on to its services), by purpose.
 RUNTIME_ENV = {
@@ -53,32 +68,6 @@ GATEWAY_ENV = [
     "HELIOHUB_DEPLOYMENT_ID",
     "HELIOHUB_GATEWAY_PORT",
 ]
-# The culler's needs, as listed by jupyterhub-idle-culler.
-CULLER_SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
-# The health check creates a temporary user, runs its server and deletes both again.
-CHECK_SCOPES = [
-    "admin:users",
-    "admin:servers",
-    "tokens",
-    "access:servers",
-    GATEWAY_SCOPE,
-]
-# A server's own token: what the default `server` role holds, plus the gateway.
-SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", GATEWAY_SCOPE]
-
-
-def public_url(config: HubConfig) -> str:
-    """The hub's address as users reach it."""
-    host, port = split_bind(config.local.bind)
-    scheme = "https" if config.https.mode == "files" else "http"
-    if config.domain:
-        host = config.domain
-    elif host in ("0.0.0.0", "::", ""):
-        host = "localhost"
-    if ":" in host:
-        host = f"[{host}]"
-    default_port = 443 if scheme == "https" else 80
-    return f"{scheme}://{host}" + ("" if port == default_port else f":{port}")
 
 
 def _py(value: Any, indent: int = 0) -> str:
@@ -185,7 +174,7 @@ def _auth(config: HubConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _spawner(config: HubConfig) -> str:
+def _spawner(config: HubConfig, spec: HubSpec) -> str:
     shared = config.storage.shared
     shared_dir = (
         'os.path.join(data_dir, "shared")' if shared.enabled else '""  # no shared directory'
@@ -231,14 +220,14 @@ c.HeliohubSpawner.shared_name = {_py(shared.name)}
 c.Spawner.cmd = [os.path.join(user_bin_dir, "jupyterhub-singleuser")]
 # jupyter-server refuses root without --allow-root; only isolation none runs servers as root.
 c.Spawner.args = ["--allow-root"] if isolation == "none" and os.geteuid() == 0 else []
-c.Spawner.default_url = "/lab"
+c.Spawner.default_url = {_py(spec.default_url)}
 # Generous: a busy machine may take a minute to import JupyterLab and its extensions.
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 180
 c.LocalProcessSpawner.interrupt_timeout = 5
 c.LocalProcessSpawner.term_timeout = 5
 {mem_line}# Enough for the gateway and nothing more.
-c.Spawner.server_token_scopes = {_py(SERVER_TOKEN_SCOPES)}
+c.Spawner.server_token_scopes = {_py(list(spec.server_token_scopes))}
 # `Gateway()` with no arguments finds the gateway; `gateway://` carries scheduler traffic.
 c.Spawner.environment = {{
     "DASK_GATEWAY__ADDRESS": "http://127.0.0.1:" + gateway_port + {_py(GATEWAY_PREFIX)},
@@ -256,8 +245,8 @@ c.Spawner.environment = {{
 """
 
 
-def _services(config: HubConfig) -> str:
-    culling = config.culling
+def _services(config: HubConfig, spec: HubSpec) -> str:
+    culling = spec.culling
     culler_args = [
         f"--timeout={culling.server_idle_timeout_s}",
         f"--cull-every={culling.every_s}",
@@ -265,15 +254,16 @@ def _services(config: HubConfig) -> str:
     if culling.max_age_s:
         culler_args.append(f"--max-age={culling.max_age_s}")
     roles: list[dict[str, Any]] = [
-        {"name": "user", "scopes": ["self", GATEWAY_SCOPE]},
-        {"name": CHECK_SERVICE, "scopes": CHECK_SCOPES, "services": [CHECK_SERVICE]},
+        {"name": "user", "scopes": list(spec.user_role_scopes)},
+        *(
+            {"name": s.name, "scopes": list(s.scopes), "services": [s.name]}
+            for s in spec.services
+            if s.scopes
+        ),
     ]
     culler = ""
     culler_arg_lines = "\n".join(f"            {_py(a)}," for a in culler_args)
     if culling.enabled:
-        roles.append(
-            {"name": CULLER_SERVICE, "scopes": CULLER_SCOPES, "services": [CULLER_SERVICE]}
-        )
         culler = f"""
     {{
         "name": {_py(CULLER_SERVICE)},
@@ -331,27 +321,22 @@ for name in {_py(names)}:
 """
 
 
-def _hub_config(config: HubConfig) -> bytes:
+def _hub_config(config: HubConfig, spec: HubSpec) -> bytes:
     return _lines(
         _header(config, "JupyterHub config"),
         _hub(config),
         _proxy(config),
         _auth(config),
-        _spawner(config),
-        _services(config),
+        _spawner(config, spec),
+        _services(config, spec),
         _forget_secrets(config),
     )
 
 
-def _gateway_config(config: HubConfig) -> bytes:
-    dask = config.dask
+def _gateway_config(config: HubConfig, spec: HubSpec) -> bytes:
+    gateway = spec.gateway
     shared = config.storage.shared
-    cores = (dask.worker_cores.min, dask.worker_cores.max, dask.worker_cores.default)
-    memory = (
-        dask.worker_memory_gib.min,
-        dask.worker_memory_gib.max,
-        dask.worker_memory_gib.default,
-    )
+    cores, memory = gateway.options.worker_cores, gateway.options.worker_memory_gib
     shared_dir = 'os.path.join(data_dir, "shared")' if shared.enabled else '""'
     return _lines(
         _header(
@@ -367,7 +352,7 @@ c.DaskGateway.address = "127.0.0.1:0"  # private API, loopback, any free port
 # The gateway's proxy: HTTP API and dashboards under the hub's service prefix, and the
 # scheduler traffic (TLS, routed by SNI) on the same loopback port.
 c.Proxy.address = "127.0.0.1:" + gateway_port
-c.Proxy.prefix = {_py(GATEWAY_PREFIX)}
+c.Proxy.prefix = {_py(spec.gateway.prefix)}
 
 backends = "heliohub.providers.local.gateway"
 if isolation == "system-users":
@@ -385,7 +370,7 @@ c.LocalBackend.clusters_directory = os.path.join(data_dir, "dask-clusters")
 c.LocalBackend.sigint_timeout = 5
 c.LocalBackend.sigterm_timeout = 5
 # Both backends derive from LocalBackend; 0: no limit.
-c.LocalBackend.max_clusters_per_user = {dask.max_clusters_per_user or 0}
+c.LocalBackend.max_clusters_per_user = {gateway.max_clusters_per_user or 0}
 # Schedulers and workers run from the user environment, like the user's notebook.
 c.LocalClusterConfig.scheduler_cmd = [os.path.join(user_bin_dir, "dask"), "scheduler"]
 # Schedulers listen on loopback already (the backend's default host); workers and their
@@ -402,13 +387,13 @@ c.LocalClusterConfig.environment = {{
 }}
 # Not the gateway's PATH, PYTHONPATH or VIRTUAL_ENV: those are heliohub's environment.
 c.LocalBackend.inherited_environment = ["LANG", "LC_ALL"]
-c.LocalClusterConfig.idle_timeout = {float(dask.cluster_idle_timeout_s)!r}  # 0: never
-c.LocalClusterConfig.cluster_max_workers = {dask.max_workers_per_cluster}
+c.LocalClusterConfig.idle_timeout = {gateway.cluster_idle_timeout_s!r}  # 0: never
+c.LocalClusterConfig.cluster_max_workers = {gateway.max_workers_per_cluster}
 
 # What users may ask for; anything outside is refused with the allowed range.
 c.Backend.cluster_options = cluster_options(
-    worker_cores={_py(list(cores))},
-    worker_memory_gib={_py([float(m) for m in memory])},
+    worker_cores={_py([cores.min, cores.max, cores.default])},
+    worker_memory_gib={_py([memory.min, memory.max, memory.default])},
 )
 """,
     )
@@ -416,7 +401,8 @@ c.Backend.cluster_options = cluster_options(
 
 def render_local(config: HubConfig) -> dict[str, bytes]:
     """The files `heliohub up` runs the local DaskHub with, keyed by relative path."""
+    spec = hub_spec(config)
     return {
-        "local/jupyterhub_config.py": _hub_config(config),
-        "local/dask_gateway_config.py": _gateway_config(config),
+        "local/jupyterhub_config.py": _hub_config(config, spec),
+        "local/dask_gateway_config.py": _gateway_config(config, spec),
     }

@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 from heliohub.config import HubConfig
+from heliohub.hubspec import hub_spec
 from heliohub.render.helm import aws_names, pools
 from heliohub.render.helm.jupyterhub import num, split_image
 from heliohub.render.helm.wiring import (
     GATEWAY_FULLNAME,
-    GATEWAY_PREFIX,
-    GATEWAY_SERVICE,
     GATEWAY_TOKEN_KEY,
     HUB_SECRET,
 )
@@ -62,15 +61,17 @@ def _literal(value: Any) -> str:
 
 
 def options_config(config: HubConfig) -> str:
-    """gateway.extraConfig: the options users may choose, bounded by the config."""
+    """gateway.extraConfig: the options users may choose, bounded as the hub spec says."""
     dask = config.dask
+    gateway = hub_spec(config).gateway
+    cores, memory = gateway.options.worker_cores, gateway.options.worker_memory_gib
     worker_pod = _pod_config(config, dask.worker_node_pool)
     gpu = gpu_workers_offered(config)
     fields = [
-        f'Integer("worker_cores", default={dask.worker_cores.default}, '
-        f'min={dask.worker_cores.min}, max={dask.worker_cores.max}, label="Worker cores")',
-        f'Float("worker_memory", default={float(dask.worker_memory_gib.default)!r}, '
-        f"min={float(dask.worker_memory_gib.min)!r}, max={float(dask.worker_memory_gib.max)!r}, "
+        f'Integer("worker_cores", default={cores.default}, '
+        f'min={cores.min}, max={cores.max}, label="Worker cores")',
+        f'Float("worker_memory", default={memory.default!r}, '
+        f"min={memory.min!r}, max={memory.max!r}, "
         'label="Worker memory (GiB)")',
         f'String("image", default={json.dumps(worker_image(config))}, label="Image")',
     ]
@@ -97,6 +98,7 @@ def options_config(config: HubConfig) -> str:
         "    memory = int(options.worker_memory * 2**30)",
         "    overrides = {",
         '        "worker_cores": options.worker_cores,',
+        '        "worker_threads": options.worker_cores,',
         '        "worker_cores_limit": options.worker_cores,',
         '        "worker_memory": memory,',
         '        "worker_memory_limit": memory,',
@@ -118,8 +120,8 @@ def options_config(config: HubConfig) -> str:
         *[f"    {f}," for f in fields],
         "    handler=_heliohub_options,",
         ")",
-        f"c.ClusterConfig.cluster_max_workers = {dask.max_workers_per_cluster}",
-        f"c.ClusterConfig.idle_timeout = {num(dask.cluster_idle_timeout_s)}",
+        f"c.ClusterConfig.cluster_max_workers = {gateway.max_workers_per_cluster}",
+        f"c.ClusterConfig.idle_timeout = {num(gateway.cluster_idle_timeout_s)}",
         "# dask >= 2026 has no dask-scheduler / dask-worker executables",
         'c.KubeClusterConfig.scheduler_cmd = ["dask", "scheduler"]',
         'c.KubeClusterConfig.worker_cmd = ["dask", "worker"]',
@@ -139,14 +141,15 @@ def gateway_values(config: HubConfig) -> dict[str, Any]:
         "worker": {"extraPodConfig": dict(pod)} if pod else {},
     }
     backend = {k: v for k, v in backend.items() if v}
+    spec = hub_spec(config).gateway
     gateway: dict[str, Any] = {
-        "prefix": GATEWAY_PREFIX,
+        "prefix": spec.prefix,
         "auth": {
             "type": "jupyterhub",
             "jupyterhub": {
                 "apiTokenFromSecretName": HUB_SECRET,
                 "apiTokenFromSecretKey": GATEWAY_TOKEN_KEY,
-                "jupyterhubServiceName": GATEWAY_SERVICE,
+                "jupyterhubServiceName": spec.service,
             },
         },
         "backend": backend,

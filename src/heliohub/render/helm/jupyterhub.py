@@ -6,15 +6,13 @@ from typing import Any
 
 from heliohub.config import HubConfig
 from heliohub.config.compute import Profile
+from heliohub.hubspec import hub_spec
 from heliohub.render.helm import aws_names, pools
 from heliohub.render.helm.hub_auth import HubAuth
 from heliohub.render.helm.wiring import (
     CHECK_ROLE,
-    CHECK_SCOPES,
     CHECK_SERVICE,
     GATEWAY_PREFIX,
-    GATEWAY_SCOPE,
-    GATEWAY_SERVICE,
     GATEWAY_TRAEFIK_PORT,
     GATEWAY_TRAEFIK_SERVICE,
     HOME_PVC,
@@ -30,7 +28,6 @@ from heliohub.render.helm.wiring import (
 KEEP = {"helm.sh/resource-policy": "keep"}
 AWS_START_TIMEOUT_S = 900
 SHM_VOLUME = {"name": "dshm", "emptyDir": {"medium": "Memory"}}
-SERVER_TOKEN_SCOPES = ["access:servers!server", "users:activity!user", GATEWAY_SCOPE]
 
 
 def split_image(image: str) -> tuple[str, str]:
@@ -189,12 +186,13 @@ def _netpol(enabled: bool) -> dict[str, Any]:
 
 
 def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
+    spec = hub_spec(config)
     core = pools.core_placement(config)
     netpol = config.kubernetes.network_policy
     autohttps = config.https.mode == "letsencrypt"
 
     hub_config: dict[str, dict[str, Any]] = {k: dict(v) for k, v in auth.config.items()}
-    hub_config.setdefault("Spawner", {})["server_token_scopes"] = SERVER_TOKEN_SCOPES
+    hub_config.setdefault("Spawner", {})["server_token_scopes"] = list(spec.server_token_scopes)
 
     db_pvc: dict[str, Any] = {"annotations": dict(KEEP)}
     if config.provider == "aws":
@@ -205,7 +203,7 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
     hub: dict[str, Any] = {
         "config": hub_config,
         "services": {
-            GATEWAY_SERVICE: {
+            spec.gateway.service: {
                 "display": False,
                 "url": f"http://{GATEWAY_TRAEFIK_SERVICE}:{GATEWAY_TRAEFIK_PORT}",
             },
@@ -216,11 +214,11 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
         "loadRoles": {
             "user": {
                 "description": "Standard user privileges, plus the Dask Gateway",
-                "scopes": ["self", GATEWAY_SCOPE],
+                "scopes": list(spec.user_role_scopes),
             },
             CHECK_ROLE: {
                 "description": "heliohub check: a temporary user's journey",
-                "scopes": list(CHECK_SCOPES),
+                "scopes": list(spec.service(CHECK_SERVICE).scopes),
                 "services": [CHECK_SERVICE],
             },
         },
@@ -258,7 +256,7 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
     home = config.storage.home
     singleuser: dict[str, Any] = {
         "image": {"name": image_name, "tag": image_tag},
-        "defaultUrl": "/lab",
+        "defaultUrl": spec.default_url,
         "uid": home.uid,
         "fsGid": home.gid,
         "extraEnv": singleuser_env(config, autohttps),
@@ -271,7 +269,8 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
         # A cold pool scales from zero and pulls a multi-GB image: z2jh's 300 s is too short.
         singleuser["startTimeout"] = AWS_START_TIMEOUT_S
 
-    culling = config.culling
+    # The chart runs the idle culler itself, with the spec's settings.
+    culling = spec.culling
     cull = {
         "enabled": culling.enabled,
         "users": False,

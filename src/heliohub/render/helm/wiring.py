@@ -2,10 +2,23 @@
 
 The jupyterhub and dask-gateway charts meet in four places: the gateway's traefik service
 (the hub's service URL), the path prefix, the token the chart generates into the `hub` Secret,
-and the scope the gateway enforces. Each is spelled once, here.
+and the scope the gateway enforces. The service names, prefix and scopes are the hub spec's
+(heliohub.hubspec), the same on every provider; the charts' own names are spelled here.
 """
 
 from __future__ import annotations
+
+from heliohub.hubspec import (
+    CHECK_SCOPES,
+    CHECK_SERVICE,
+    GATEWAY_PREFIX,
+    GATEWAY_SCOPE,
+    GATEWAY_SERVICE,
+    USERS_SERVICE,
+)
+
+# Re-exported: the chart's names and the spec's, from one module.
+__all__ = ["CHECK_SCOPES", "CHECK_SERVICE", "GATEWAY_PREFIX", "GATEWAY_SCOPE", "USERS_SERVICE"]
 
 JUPYTERHUB_RELEASE = "jupyterhub"
 GATEWAY_RELEASE = "dask-gateway"
@@ -16,29 +29,13 @@ GATEWAY_TRAEFIK_PORT = 80
 # traefik's "web" entrypoint inside the pod; the TCP route shares it (ports.tcp.port: web).
 GATEWAY_TRAEFIK_CONTAINER_PORT = 8000
 
-GATEWAY_SERVICE = "dask-gateway"
-GATEWAY_PREFIX = f"/services/{GATEWAY_SERVICE}"
 HUB_SECRET = "hub"
 GATEWAY_TOKEN_KEY = f"hub.services.{GATEWAY_SERVICE}.apiToken"
-GATEWAY_SCOPE = f"access:services!service={GATEWAY_SERVICE}"
 
-# A hub service whose generated token `heliohub check` reads to act as an admin.
-CHECK_SERVICE = "heliohub-check"
+# The chart generates each service's token into the `hub` Secret; `heliohub check` and
+# `heliohub users` read theirs from there.
 CHECK_TOKEN_KEY = f"hub.services.{CHECK_SERVICE}.apiToken"
-CHECK_ROLE = "heliohub-check"
-# A token the check creates for its user can hold only scopes the check itself holds.
-CHECK_SCOPES = (
-    "admin:users",
-    "admin:servers",
-    "tokens",
-    "access:servers",
-    "list:users",
-    "read:hub",
-    GATEWAY_SCOPE,
-)
-
-# `heliohub users`: an admin service, since JupyterHub lets only admins grant admin rights.
-USERS_SERVICE = "heliohub-users"
+CHECK_ROLE = CHECK_SERVICE
 USERS_TOKEN_KEY = f"hub.services.{USERS_SERVICE}.apiToken"
 
 # The Secret heliohub creates from the config's secret references (never rendered with values).
