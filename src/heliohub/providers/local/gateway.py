@@ -24,11 +24,11 @@ from dask_gateway_server.utils import FrozenAttrDict
 from traitlets import Integer as IntTrait
 from traitlets import Unicode
 
+from heliohub.hubspec.spec import ClusterOptions
 from heliohub.providers.local.dashboards import DashboardAuthBackend, OwnerPortsBackend
 from heliohub.providers.local.registry import AccountRefused
 from heliohub.providers.local.users import Homes, ensure_home, ensure_os_user, os_username
 
-GIB = 2**30
 # A directory made by root a moment ago: never follow a link in its place.
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -68,11 +68,8 @@ class BoundedFloat(_Bounded, Float):
 
 
 def _to_config(options: FrozenAttrDict) -> dict[str, Any]:
-    return {
-        "worker_cores": options.worker_cores,
-        "worker_threads": options.worker_cores,
-        "worker_memory": int(options.worker_memory * GIB),
-    }
+    # The hub spec's semantics of a choice, the same as the chart's handler.
+    return dict(ClusterOptions.worker_settings(options.worker_cores, options.worker_memory))
 
 
 def cluster_options(
