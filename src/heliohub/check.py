@@ -24,8 +24,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from tornado.websocket import websocket_connect
 
 from heliohub import env_versions
+from heliohub.check_report import CheckReport, CheckStep
 from heliohub.hubspec import GATEWAY_SCOPE
-from heliohub.providers.base import CheckReport, CheckStep
 
 RESULT_MARK = "HELIOHUB-CHECK-RESULT "
 

@@ -8,10 +8,14 @@ cannot honour is refused at validate (config/provider_rules.py), so the spec nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from heliohub.config import HubConfig
 from heliohub.hubspec import names
+
+if TYPE_CHECKING:
+    # Only the type: the gateway imports this module for the handler's semantics, and needs
+    # no config models.
+    from heliohub.config import HubConfig
 
 N = TypeVar("N", int, float)
 GIB = 2**30

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from heliohub.config import HubConfig
-from heliohub.config.local import split_bind
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from heliohub.config import HubConfig
 
 # Without a domain the Kubernetes hub's address is its load balancer's, known only once it runs.
 LOAD_BALANCER_PLACEHOLDER = "<proxy-public load balancer>"
@@ -18,6 +20,8 @@ def _url(scheme: str, host: str, port: int | None = None) -> str:
 
 def local_public_url(config: HubConfig) -> str:
     """provider local: the bind address (or the domain that points at it), TLS with `files`."""
+    from heliohub.config.local import split_bind
+
     host, port = split_bind(config.local.bind)
     scheme = "https" if config.https.mode == "files" else "http"
     if config.domain:

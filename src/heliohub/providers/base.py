@@ -12,6 +12,9 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
+# The health check (heliohub.check) is a library below the providers; its report is theirs.
+from heliohub.check_report import CheckReport as CheckReport
+from heliohub.check_report import CheckStep as CheckStep
 from heliohub.config import LoadedConfig
 from heliohub.errors import UserError
 
@@ -77,21 +80,6 @@ class Status(BaseModel):
     url: str | None = None
     components: list[Component] = []
     notes: list[str] = []
-
-
-class CheckStep(BaseModel):
-    name: str
-    ok: bool
-    seconds: float
-    detail: str = ""
-
-
-class CheckReport(BaseModel):
-    steps: list[CheckStep] = []
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.steps) and all(s.ok for s in self.steps)
 
 
 @dataclass(frozen=True)
