@@ -27,7 +27,13 @@ RULES = {
     "heliohub.check": ("heliohub.providers", "heliohub.render", "heliohub.cli"),
     "heliohub.render": ("heliohub.providers", "heliohub.cli"),
     "heliohub.render.local": ("heliohub.providers", "heliohub.cli"),
-    "heliohub.render.helm": ("heliohub.providers", "heliohub.cli"),
+    # The Kubernetes layer's values need no CloudFormation (nor troposphere, the `aws` extra).
+    "heliohub.render.helm": (
+        "heliohub.providers",
+        "heliohub.cli",
+        "heliohub.render.cloudformation",
+        "troposphere",
+    ),
     "heliohub.providers.local.provider": ("heliohub.cli",),
     "heliohub.providers.aws.provider": ("heliohub.cli",),
     "heliohub.providers.kubernetes.provider": ("heliohub.cli",),

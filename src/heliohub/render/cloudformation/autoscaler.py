@@ -39,37 +39,24 @@ from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
 from troposphere import Sub
 
 from heliohub.config.aws import NodePool
-from heliohub.eks_releases import AUTOSCALER_IMAGE_TAGS
 from heliohub.errors import UserError
+from heliohub.render import eks as eks_facts
 
-CHART_REPOSITORY = "https://kubernetes.github.io/autoscaler"
-CHART_NAME = "cluster-autoscaler"
-# Chart 9.59.0 (2026-07-21) defaults to image v1.35.0; heliohub overrides the image so its minor
-# version matches the cluster's, as the autoscaler requires.
-CHART_VERSION = "9.59.0"
-IMAGE_REPOSITORY = "registry.k8s.io/autoscaling/cluster-autoscaler"
-# One table for every minor, shared with the upgrade planner (heliohub/eks_releases.py).
-IMAGE_TAGS: dict[str, str] = AUTOSCALER_IMAGE_TAGS
-
-NAMESPACE = "kube-system"
-SERVICE_ACCOUNT = "cluster-autoscaler"
+# The pins and names the Helm release shares (render/eks.py).
+CHART_REPOSITORY = eks_facts.AUTOSCALER_CHART_REPOSITORY
+CHART_NAME = eks_facts.AUTOSCALER_CHART_NAME
+CHART_VERSION = eks_facts.AUTOSCALER_CHART_VERSION
+IMAGE_REPOSITORY = eks_facts.AUTOSCALER_IMAGE_REPOSITORY
+IMAGE_TAGS = eks_facts.AUTOSCALER_IMAGE_TAGS_BY_MINOR
+NAMESPACE = eks_facts.AUTOSCALER_NAMESPACE
+SERVICE_ACCOUNT = eks_facts.AUTOSCALER_SERVICE_ACCOUNT
+image_tag = eks_facts.autoscaler_image_tag
 
 TEMPLATE_PREFIX = "k8s.io/cluster-autoscaler/node-template"
 GPU_RESOURCE = "nvidia.com/gpu"
 # AWS limits on tags of node groups and Auto Scaling groups.
 MAX_TAG_KEY = 128
 MAX_TAGS = 50
-
-
-def image_tag(kubernetes_version: str) -> str:
-    """The autoscaler image matching the cluster's minor version."""
-    try:
-        return IMAGE_TAGS[kubernetes_version]
-    except KeyError:
-        raise UserError(
-            f"aws.kubernetes_version: no pinned cluster-autoscaler for {kubernetes_version}; "
-            f"allowed: {', '.join(IMAGE_TAGS)}"
-        ) from None
 
 
 def discovery_tags(cluster: str) -> dict[str, str]:

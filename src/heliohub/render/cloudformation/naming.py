@@ -11,19 +11,13 @@ from heliohub.config import HubConfig
 from heliohub.config.auth import CognitoAuth
 from heliohub.errors import UserError
 
-# Every resource heliohub creates on AWS carries this tag with the deployment name; `down`
-# lists what still carries it afterwards.
-DEPLOYMENT_TAG = "heliohub:deployment"
+# Shared with the Kubernetes layer (render/eks.py); re-exported for the templates.
+from heliohub.render.eks import DEPLOYMENT_TAG as DEPLOYMENT_TAG
+from heliohub.render.eks import NODE_POOL_LABEL as NODE_POOL_LABEL
+from heliohub.render.eks import USER_SERVICE_ACCOUNT as USER_SERVICE_ACCOUNT
 
 StackKey = Literal["data", "network", "cluster"]
 
-# Label put on every node of a pool, so profiles and Dask workers can select a pool by the
-# name in the config (EKS generates the node group names themselves).
-NODE_POOL_LABEL = "heliohub/node-pool"
-
-# The Kubernetes service account of user servers and Dask workers: its pods get the S3
-# role through EKS Pod Identity.
-USER_SERVICE_ACCOUNT = "heliohub-user"
 
 # The EFS CSI driver add-on's controller service account (fixed by the add-on).
 EFS_CSI_SERVICE_ACCOUNT = "efs-csi-controller-sa"

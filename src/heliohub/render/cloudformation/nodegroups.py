@@ -9,34 +9,19 @@ from __future__ import annotations
 from troposphere import Equals, GetAtt, If, Output, Parameter, Ref, Template, ec2, eks
 
 from heliohub.config import HubConfig
-from heliohub.config.aws import GPU_TAINT, NodePool, instance_arch, logical_id
+from heliohub.config.aws import NodePool, instance_arch, logical_id
 from heliohub.errors import UserError
 from heliohub.render.cloudformation import autoscaler
-from heliohub.render.cloudformation.naming import NODE_POOL_LABEL, cluster_name
+from heliohub.render.cloudformation.naming import cluster_name
 from heliohub.render.cloudformation.tagging import tag_map, tags
+from heliohub.render.eks import NODE_POOL_LABEL
+from heliohub.render.eks import pool_labels as pool_labels
+from heliohub.render.eks import pool_taints as pool_taints
 
 EKS_EFFECTS = {
     "NoSchedule": "NO_SCHEDULE",
     "PreferNoSchedule": "PREFER_NO_SCHEDULE",
     "NoExecute": "NO_EXECUTE",
-}
-GPU_LABEL = (GPU_TAINT.key, GPU_TAINT.value)
-# The cluster autoscaler's AWS provider recognises GPU nodes by this label (its GPULabel):
-# without it, pods pending for a GPU make it add nodes again while the first ones boot.
-ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
-# The GPU of each family, in the names the autoscaler and GKE use.
-ACCELERATORS = {
-    "g4dn": "nvidia-tesla-t4",
-    "g5": "nvidia-a10g",
-    "g5g": "nvidia-t4g",
-    "g6": "nvidia-l4",
-    "g6e": "nvidia-l40s",
-    "gr6": "nvidia-l4",
-    "p3": "nvidia-tesla-v100",
-    "p3dn": "nvidia-tesla-v100",
-    "p4d": "nvidia-a100",
-    "p4de": "nvidia-a100",
-    "p5": "nvidia-h100",
 }
 
 
@@ -44,34 +29,9 @@ def pool_id(pool: NodePool) -> str:
     return f"NodePool{logical_id(pool.name)}"
 
 
-def accelerator(pool: NodePool) -> str:
-    """The accelerator label's value: the pool's GPU model, or plain 'nvidia' when its
-    instance types mix models or are not in the table."""
-    models = {ACCELERATORS.get(t.split(".")[0], "nvidia") for t in pool.instance_types}
-    return models.pop() if len(models) == 1 else "nvidia"
-
-
-def pool_labels(pool: NodePool) -> dict[str, str]:
-    """The pool's labels, plus its name and (for GPU pools) the NVIDIA and accelerator labels."""
-    labels = dict(pool.labels)
-    labels[NODE_POOL_LABEL] = pool.name
-    if pool.gpus_per_node:
-        labels.setdefault(*GPU_LABEL)
-        labels.setdefault(ACCELERATOR_LABEL, accelerator(pool))
-    return dict(sorted(labels.items()))
-
-
 def exists_parameter(pool: NodePool) -> str:
     """The stack parameter that says the pool's node group exists already (set by the engine)."""
     return f"{pool_id(pool)}Exists"
-
-
-def pool_taints(pool: NodePool) -> list[tuple[str, str, str]]:
-    """(key, value, effect) of the pool's taints; GPU pools always repel non-GPU pods."""
-    taints = [(t.key, t.value, t.effect) for t in pool.taints]
-    if pool.gpus_per_node and not any(k == GPU_TAINT.key for k, _, _ in taints):
-        taints.append((GPU_TAINT.key, GPU_TAINT.value, GPU_TAINT.effect))
-    return taints
 
 
 def pool_asg_tags(config: HubConfig, pool: NodePool) -> dict[str, str]:
