@@ -23,6 +23,8 @@ MARKER_ENV = "HELIOHUB_DEPLOYMENT_ID"
 # What the local provider runs from its virtualenv, besides heliohub itself.
 LOCAL_EXECUTABLES = (
     "heliohub",
+    "supervisord",
+    "supervisorctl",
     "jupyterhub",
     "jupyterhub-singleuser",
     "jupyterhub-idle-culler",

@@ -18,6 +18,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from heliohub.config import HubConfig, parse
 from heliohub.render import render
 from heliohub.render.local import public_url, render_local
+from heliohub.render.local_supervision import programs
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "local"
 CONFIGS = sorted(SNAPSHOTS.glob("*.yaml"))
@@ -30,7 +31,11 @@ def _config(path: Path) -> HubConfig:
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_snapshot(path: Path) -> None:
     files = render_local(_config(path))
-    assert set(files) == {"local/jupyterhub_config.py", "local/dask_gateway_config.py"}
+    assert set(files) == {
+        "local/jupyterhub_config.py",
+        "local/dask_gateway_config.py",
+        "local/supervisord.conf",
+    }
     # Stored as .snap so linters leave them as generated.
     expected_dir = SNAPSHOTS / path.stem
     if os.environ.get("HELIOHUB_UPDATE_SNAPSHOTS") == "1":
@@ -50,7 +55,8 @@ def test_deterministic_and_valid_python(path: Path) -> None:
     assert first == second
     assert render(config) == first
     for rel, content in first.items():
-        compile(content, rel, "exec")
+        if rel.endswith(".py"):
+            compile(content, rel, "exec")
         assert b"/work/" not in content and b"/tmp/" not in content
 
 
@@ -93,7 +99,11 @@ def _runtime_env(monkeypatch: pytest.MonkeyPatch, isolation: str, data_dir: Path
         "HELIOHUB_HUB_PORT": "40001",
         "HELIOHUB_PROXY_API_PORT": "40002",
         "HELIOHUB_GATEWAY_PORT": "40003",
+        "HELIOHUB_GATEWAY_API_PORT": "40004",
         "HELIOHUB_CHECK_TOKEN": "check-token-value",
+        "HELIOHUB_GATEWAY_TOKEN": "gateway-token-value",
+        "HELIOHUB_CULLER_TOKEN": "culler-token-value",
+        "HELIOHUB_GATEWAY_ENCRYPT_KEY": "gateway-key-value",
         "HELIOHUB_USERS_TOKEN": "users-token-value",
         "HELIOHUB_SHARED_PASSWORD": "password-value",
         "HELIOHUB_SHARED_ADMIN_PASSWORD": "admin-password-value",
@@ -144,16 +154,15 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     services = {s["name"]: s for s in c.JupyterHub.services}
     gateway = services["dask-gateway"]
     assert gateway["url"] == "http://127.0.0.1:40003"
-    assert gateway["command"][0] == "/venv/bin/dask-gateway-server"
-    # The gateway gets no secret of the hub.
-    assert not {
-        "HELIOHUB_CHECK_TOKEN",
-        "HELIOHUB_USERS_TOKEN",
-        "HELIOHUB_SHARED_PASSWORD",
-    } & set(gateway["environment"])
+    # External services beside the hub (supervised), each with its own token.
+    assert "command" not in gateway
+    assert gateway["api_token"] == "gateway-token-value"
     culler = services["idle-culler"]
-    assert "--timeout=3600" in culler["command"]
-    assert culler["environment"] == {"HELIOHUB_DEPLOYMENT_ID": "dep123"}
+    assert "command" not in culler
+    assert culler["api_token"] == "culler-token-value"
+    # Servers outlive the hub; the hub restarts its proxy.
+    assert c.JupyterHub.cleanup_servers is False
+    assert c.ConfigurableHTTPProxy.check_running_interval == 2
     assert services["heliohub-check"]["api_token"] == "check-token-value"
     # `heliohub users` grants admin rights, which JupyterHub allows only to admins.
     assert services["heliohub-users"]["api_token"] == "users-token-value"
@@ -181,8 +190,10 @@ def test_hub_config_system_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ]
     assert c.HeliohubSpawner.shared_name == "efs"
     assert c.Spawner.mem_limit == "8G"
-    culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
-    assert {"--timeout=1200", "--cull-every=60", "--max-age=86400"} <= set(culler["command"])
+    culler = next(
+        p for p in programs(_config(SNAPSHOTS / "team-server.yaml")) if p.name == "idle-culler"
+    )
+    assert {"--timeout=1200", "--cull-every=60", "--max-age=86400"} <= set(culler.argv)
 
 
 def test_no_culler_when_culling_is_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,6 +214,13 @@ def test_gateway_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert c.DaskGateway.authenticator_class.endswith("JupyterHubAuthenticator")
     assert c.DaskGateway.backend_class.endswith(".SameUserBackend")
     assert c.Proxy.address == "127.0.0.1:40003"
+    # Fixed, so running clusters' heartbeats reach a restarted gateway.
+    assert c.DaskGateway.address == "127.0.0.1:40004"
+    # Clusters kept on disk (encrypted with DASK_GATEWAY_ENCRYPT_KEYS), not stopped on exit.
+    assert c.DBBackendBase.db_url == "sqlite:///" + str(
+        tmp_path / "data" / "state" / "dask-gateway.sqlite"
+    )
+    assert c.DBBackendBase.stop_clusters_on_shutdown is False
     assert c.Proxy.prefix == "/services/dask-gateway"
     # Schedulers and workers run from the user environment, like the notebook.
     assert c.LocalClusterConfig.scheduler_cmd == ["/user-env/bin/dask", "scheduler"]

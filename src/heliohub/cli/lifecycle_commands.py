@@ -65,6 +65,12 @@ def up(
     ignore_insights: Annotated[
         bool, typer.Option(help="Upgrades: go on although EKS upgrade insights report errors.")
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Stop users' sessions without asking when `up` cannot keep them."
+        ),
+    ] = False,
 ) -> None:
     """Start the deployment, or bring it in line with the config (upgrades step by step)."""
     from heliohub.providers.base import UpOptions
@@ -79,6 +85,7 @@ def up(
                 during_maintenance=during_maintenance,
                 ignore_insights=ignore_insights,
                 confirm=_ask if sys.stdin.isatty() else None,
+                yes=yes,
             )
         )
     show_status(status)

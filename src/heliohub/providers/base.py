@@ -59,6 +59,8 @@ class UpOptions:
     confirm: Callable[[str], bool] | None = None
     # Upgrade even when EKS upgrade insights report errors.
     ignore_insights: bool = False
+    # Stop users' sessions without asking when `up` cannot keep them.
+    yes: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from heliohub.hubspec import (
 )
 from heliohub.hubspec import local_public_url as public_url
 from heliohub.render.auth import EnvValue, auth_settings
+from heliohub.render.local_supervision import supervisord_conf
 
 __all__ = [
     "CHECK_SERVICE",
@@ -49,17 +50,27 @@ RUNTIME_ENV = {
     "HELIOHUB_HUB_PORT": "the hub's internal port",
     "HELIOHUB_PROXY_API_PORT": "the proxy's REST API port",
     "HELIOHUB_GATEWAY_PORT": "the gateway's HTTP and scheduler port",
+    "HELIOHUB_GATEWAY_API_PORT": "the gateway's private API (its clusters' heartbeats)",
     "HELIOHUB_CHECK_TOKEN": "token of the heliohub-check service",
+    "HELIOHUB_GATEWAY_TOKEN": "token of the dask-gateway service",
+    "HELIOHUB_CULLER_TOKEN": "token of the idle-culler service",
+    "HELIOHUB_GATEWAY_ENCRYPT_KEY": "key of the gateway's encrypted cluster database",
     "HELIOHUB_USERS_TOKEN": "token of the heliohub-users service",
 }
 # The ones of RUNTIME_ENV that are secrets.
-SECRET_ENV = ["HELIOHUB_CHECK_TOKEN", "HELIOHUB_USERS_TOKEN"]
+SECRET_ENV = [
+    "HELIOHUB_CHECK_TOKEN",
+    "HELIOHUB_USERS_TOKEN",
+    "HELIOHUB_GATEWAY_TOKEN",
+    "HELIOHUB_CULLER_TOKEN",
+    "HELIOHUB_GATEWAY_ENCRYPT_KEY",
+]
 HTTPS_ENV = {
     "HELIOHUB_SSL_CERT": "certificate file served by the proxy",
     "HELIOHUB_SSL_KEY": "its key",
 }
 
-# What the generated dask_gateway_config.py reads.
+# What the generated dask_gateway_config.py reads (heliohub.providers.local.launch passes it).
 GATEWAY_ENV = [
     "HELIOHUB_DATA_DIR",
     "HELIOHUB_BIN_DIR",
@@ -67,6 +78,7 @@ GATEWAY_ENV = [
     "HELIOHUB_ISOLATION",
     "HELIOHUB_DEPLOYMENT_ID",
     "HELIOHUB_GATEWAY_PORT",
+    "HELIOHUB_GATEWAY_API_PORT",
 ]
 
 
@@ -129,6 +141,8 @@ c.JupyterHub.bind_url = {_py(f"{scheme}://{bind_host}:{port}/")}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + env["HELIOHUB_PROXY_API_PORT"]
 c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "state", "proxy.pid")
 c.ConfigurableHTTPProxy.command = [env["HELIOHUB_PROXY_COMMAND"]]
+# A dead proxy is restarted by the hub, every route put back, within this many seconds.
+c.ConfigurableHTTPProxy.check_running_interval = 2
 """
     if https:
         out += """\
@@ -158,7 +172,9 @@ c.JupyterHub.hub_port = int(env["HELIOHUB_HUB_PORT"])
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(data_dir, "state", "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(data_dir, "secrets", "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = os.path.join(data_dir, "state", "jupyterhub.pid")
-c.JupyterHub.cleanup_servers = True
+# Users' servers outlive the hub: a restarted hub finds them again from the pids it keeps in
+# its database (the spawner's state); `heliohub down` stops them.
+c.JupyterHub.cleanup_servers = False
 c.JupyterHub.cleanup_proxy = True
 c.JupyterHub.concurrent_spawn_limit = {config.local.concurrent_spawn_limit}
 c.JupyterHub.shutdown_on_logout = False
@@ -247,12 +263,6 @@ c.Spawner.environment = {{
 
 def _services(config: HubConfig, spec: HubSpec) -> str:
     culling = spec.culling
-    culler_args = [
-        f"--timeout={culling.server_idle_timeout_s}",
-        f"--cull-every={culling.every_s}",
-    ]
-    if culling.max_age_s:
-        culler_args.append(f"--max-age={culling.max_age_s}")
     roles: list[dict[str, Any]] = [
         {"name": "user", "scopes": list(spec.user_role_scopes)},
         *(
@@ -262,42 +272,29 @@ def _services(config: HubConfig, spec: HubSpec) -> str:
         ),
     ]
     culler = ""
-    culler_arg_lines = "\n".join(f"            {_py(a)}," for a in culler_args)
     if culling.enabled:
         culler = f"""
     {{
         "name": {_py(CULLER_SERVICE)},
-        "command": [
-            os.path.join(bin_dir, "jupyterhub-idle-culler"),
-{culler_arg_lines}
-        ],
-        "cwd": os.path.join(data_dir, "state"),
-        "environment": marker,
+        "api_token": env["HELIOHUB_CULLER_TOKEN"],
+        "display": False,
     }},"""
     role_lines = "\n".join(f"    {_py(role, 4)}," for role in roles)
     return f"""
 # Services: the gateway, the idle culler, and the tokens `heliohub check` and `users` use.
-marker = {{"HELIOHUB_DEPLOYMENT_ID": deployment_id}}
+# The gateway and the culler run beside the hub, not under it (supervisord.conf), each with
+# its own token: they outlive a restart of the hub, and the hub does not wait for them.
 c.JupyterHub.load_roles = [
 {role_lines}
 ]
-# The gateway gets what its config reads, and no secret of the hub.
-gateway_env_names = {_py(GATEWAY_ENV)}
-gateway_env = {{name: env[name] for name in gateway_env_names}}
 c.JupyterHub.services = [
     {{
         "name": {_py(GATEWAY_SERVICE)},
         "url": "http://127.0.0.1:" + gateway_port,
+        "api_token": env["HELIOHUB_GATEWAY_TOKEN"],
         "display": False,
         # Dashboards log in with the hub's OAuth; a first-party service needs no consent page.
         "oauth_no_confirm": True,
-        "command": [
-            os.path.join(bin_dir, "dask-gateway-server"),
-            "--config",
-            os.path.join(os.path.dirname(__file__), "dask_gateway_config.py"),
-        ],
-        "cwd": os.path.join(data_dir, "state"),
-        "environment": gateway_env,
     }},{culler}
     {{"name": {_py(CHECK_SERVICE)}, "api_token": env["HELIOHUB_CHECK_TOKEN"], "display": False}},
     # JupyterHub lets only admins grant admin rights, so `heliohub users` needs an admin
@@ -345,10 +342,15 @@ def _gateway_config(config: HubConfig, spec: HubSpec) -> bytes:
             "\nfrom heliohub.providers.local.gateway import cluster_options\n",
         ),
         f"""
-# A hub-managed service: JUPYTERHUB_API_TOKEN, _URL and _SERVICE_NAME come from the hub, and
-# the service name turns on the `{GATEWAY_SCOPE}` check.
+# An external hub service: JUPYTERHUB_API_TOKEN, _URL and _SERVICE_NAME come from heliohub's
+# launcher, and the service name turns on the `{GATEWAY_SCOPE}` check.
 c.DaskGateway.authenticator_class = "dask_gateway_server.auth.JupyterHubAuthenticator"
-c.DaskGateway.address = "127.0.0.1:0"  # private API, loopback, any free port
+# Private API on loopback; a fixed port, as running clusters send their heartbeats to it.
+c.DaskGateway.address = "127.0.0.1:" + env["HELIOHUB_GATEWAY_API_PORT"]
+# Clusters are kept in a database on disk, its secrets encrypted with DASK_GATEWAY_ENCRYPT_KEYS
+# (<data_dir>/secrets): a restarted gateway finds its running clusters again.
+c.DBBackendBase.db_url = "sqlite:///" + os.path.join(data_dir, "state", "dask-gateway.sqlite")
+c.DBBackendBase.stop_clusters_on_shutdown = False
 # The gateway's proxy: HTTP API and dashboards under the hub's service prefix, and the
 # scheduler traffic (TLS, routed by SNI) on the same loopback port.
 c.Proxy.address = "127.0.0.1:" + gateway_port
@@ -405,4 +407,5 @@ def render_local(config: HubConfig) -> dict[str, bytes]:
     return {
         "local/jupyterhub_config.py": _hub_config(config, spec),
         "local/dask_gateway_config.py": _gateway_config(config, spec),
+        "local/supervisord.conf": supervisord_conf(config),
     }

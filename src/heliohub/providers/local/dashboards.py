@@ -361,11 +361,17 @@ class OwnerPortsBackend(LocalBackend):
         await super().do_setup()
         self.firewall = OwnerFirewall(os.environ["HELIOHUB_DEPLOYMENT_ID"])
         self.firewall.reset()
+        # A restarted gateway takes over the clusters in its database: protect them again.
+        for uid in {self.owner_uid(c) for c in self.db.active_clusters()}:
+            self.firewall.protect(uid)
         self.log.info("Loopback firewall: nftables table inet %s", self.firewall.table)
 
     async def do_cleanup(self) -> None:
         await super().do_cleanup()
-        if getattr(self, "firewall", None) is not None:
+        # Clusters outlive a stopping gateway (stop_clusters_on_shutdown is off): their rules
+        # stay until they stop; `heliohub down` removes the table with them.
+        active = list(self.db.active_clusters()) if hasattr(self, "db") else []
+        if getattr(self, "firewall", None) is not None and not active:
             self.firewall.remove()
 
     async def do_start_cluster(self, cluster: Any) -> Any:

@@ -129,6 +129,17 @@ def cmdline(proc: psutil.Process) -> str:
         return ""
 
 
+# The deployment's own programs, by executable name (see supervision.INFRASTRUCTURE).
+_MACHINERY = {
+    "supervisord": "supervisor",
+    "jupyterhub": "hub",
+    "configurable-http-proxy": "proxy",
+    "dask-gateway-server": "gateway",
+    "dask-gateway-proxy": "gateway-proxy",
+    "ipykernel_launcher": "kernel",
+}
+
+
 def role(proc: psutil.Process) -> str:
     """What a process of a deployment is, from its command line."""
     try:
@@ -140,6 +151,9 @@ def role(proc: psutil.Process) -> str:
         return "server"
     if "jupyterhub-idle-culler" in names:
         return "idle-culler"
+    for name, what in _MACHINERY.items():
+        if name in names:
+            return what
     if "dask" in names:
         rest = args[names.index("dask") + 1 :]
         if rest and rest[0] in ("scheduler", "worker"):

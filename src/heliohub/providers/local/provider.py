@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -35,6 +37,7 @@ from heliohub.providers.local import (
     offline_checks,
     processes,
     state,
+    supervision,
     user_env,
 )
 from heliohub.providers.local import secrets as secret_files
@@ -51,12 +54,25 @@ from heliohub.providers.local.users import (
 from heliohub.render.auth import auth_settings
 from heliohub.render.files import write_tree
 from heliohub.render.local import GATEWAY_PREFIX, public_url, render_local
+from heliohub.render.local_supervision import programs
 
 # What heliohub runs from its own environment; servers and workers run from the user's.
-EXECUTABLES = ("jupyterhub", "jupyterhub-idle-culler", "dask-gateway-server")
+EXECUTABLES = (
+    "supervisord",
+    "supervisorctl",
+    "jupyterhub",
+    "jupyterhub-idle-culler",
+    "dask-gateway-server",
+)
 HEALTH_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0
 CHECK_USER = "heliohub-check-user"
+# The external services' tokens (see render.local and launch), by the variable holding them.
+SERVICE_TOKENS = {
+    "HELIOHUB_GATEWAY_TOKEN": "gateway-service-token",
+    "HELIOHUB_CULLER_TOKEN": "culler-service-token",
+}
+GATEWAY_KEY_FILE = "dask-gateway-encrypt-key"
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -225,6 +241,16 @@ class LocalProvider(Provider):
         users_file = lay.secrets_dir / secret_files.USERS_TOKEN_FILE
         secret_files.ensure_secret_file(users_file)
         out["HELIOHUB_USERS_TOKEN"] = secret_files.read_secret_file(users_file, "users token")
+        for env_name, file_name in SERVICE_TOKENS.items():
+            path = lay.secrets_dir / file_name
+            secret_files.ensure_secret_file(path)
+            out[env_name] = secret_files.read_secret_file(path, file_name)
+        key_file = lay.secrets_dir / GATEWAY_KEY_FILE
+        if supervision.ensure_fernet_key(key_file):
+            self.reporter.info(f"generated {key_file} (mode 0600)")
+        out["HELIOHUB_GATEWAY_ENCRYPT_KEY"] = secret_files.read_secret_file(
+            key_file, "gateway database key"
+        )
         settings = auth_settings(self.config, public_url(self.config))
         for env_name, ref in settings.secrets.items():
             if ref is None:
@@ -254,6 +280,7 @@ class LocalProvider(Provider):
             "HELIOHUB_HUB_PORT": str(ports.hub),
             "HELIOHUB_PROXY_API_PORT": str(ports.proxy_api),
             "HELIOHUB_GATEWAY_PORT": str(ports.gateway),
+            "HELIOHUB_GATEWAY_API_PORT": str(ports.gateway_api),
         }
         for name in ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"):
             if name in self.environ:
@@ -328,10 +355,10 @@ class LocalProvider(Provider):
         exposure.check_exposure(self.config, iso, self.euid, options.insecure, SilentReporter())
         # The lock covers the start only: a foreground `up` must let `down` in once running.
         with self._operation_lock("up"):
-            if self._running() is not None:
+            running = self._running()
+            if running is not None:
                 # Before the user environment: it must not change under running servers.
-                self.reporter.info("already running; nothing to do (`heliohub down` stops it)")
-                return self.status()
+                return self._heal_running(running)
             state.clear_stop_request(self.layout.state_dir)
             env, iso = self._user_env(iso)
             self.reporter.info(f"user environment: {env.describe()}")
@@ -342,12 +369,12 @@ class LocalProvider(Provider):
                 if reason:
                     iso = self._fall_back(reason)
             exposure.check_exposure(self.config, iso, self.euid, options.insecure, self.reporter)
-            self._preflight(iso, env.bin_dir)
+            keep_ports = self._preflight(iso, env.bin_dir, options)
             # Before a hub of another JupyterHub version touches the database: back up, migrate.
             hub_db.ensure_current(self.layout, self.bin_dir, self._tool_env(), self.reporter)
             run: state.RunState | None = None
             try:
-                run = self._start(iso, env.bin_dir)
+                run = self._start(iso, env.bin_dir, keep_ports)
                 with self.reporter.stage("wait until healthy"):
                     self._wait_healthy(run)
             except KeyboardInterrupt:
@@ -362,8 +389,76 @@ class LocalProvider(Provider):
             return self.status()
         return self._foreground(run)
 
-    def _preflight(self, iso: str, user_bin_dir: Path) -> None:
-        """Everything that can be checked before starting anything, and leftovers cleared."""
+    def _heal_running(self, run: state.RunState) -> Status:
+        """`up` on a running deployment: bring the programs in line, stop no user's work.
+
+        A changed config restarts the hub, gateway and culler (servers and clusters outlive
+        them); a program that is down is started.
+        """
+        changes = write_tree(render_local(self.config), self.layout.rendered_dir)
+        conf = self.layout.rendered_dir / "local" / "supervisord.conf"
+        env = {
+            "PATH": self.environ.get("PATH", os.defpath),
+            "HELIOHUB_DATA_DIR": str(self.layout.data_dir),
+        }
+        if any(what != "unchanged" for _path, what in changes):
+            with self.reporter.stage("config changed: restart hub, gateway and culler"):
+                supervision.supervisorctl(self.bin_dir, conf, env, "update")
+                supervision.supervisorctl(self.bin_dir, conf, env, "restart", "all")
+        else:
+            supervision.supervisorctl(self.bin_dir, conf, env, "start", "all")
+        with self.reporter.stage("wait until healthy"):
+            self._wait_healthy(run, stop_on_failure=False)
+        self.reporter.info("already running; healthy, no user's server or cluster was stopped")
+        return self.status()
+
+    def _leftovers(self, iso: str, options: UpOptions) -> state.Ports | None:
+        """What an earlier run left running: its hub, gateway and culler are replaced; users'
+        servers and clusters are kept, and the new run takes over their addresses, when that
+        can work. Otherwise they are stopped, after saying how many and asking.
+        """
+        dep_id = self._deployment_id
+        leftovers = processes.marked(dep_id)
+        if not leftovers:
+            return None
+        infra, work = supervision.split(leftovers)
+        if infra:
+            self.reporter.info(
+                f"replacing {len(infra)} process(es) of the earlier run's hub, gateway and culler"
+            )
+            processes.terminate(infra, grace=10)
+        if not work:
+            return None
+        previous = state.load(self.layout.state_file)
+        counts = supervision.sessions(work)
+        if previous is not None and previous.isolation == iso and previous.ports.gateway_api:
+            ports = previous.ports
+            if all(can_bind("127.0.0.1", p) for p in (ports.hub, ports.gateway, ports.gateway_api)):
+                self.reporter.info(
+                    f"keeping users' work running ({supervision.describe(counts)}): "
+                    "the hub and the gateway take it over"
+                )
+                return ports
+        question = (
+            f"users' work from an earlier run is still running ({supervision.describe(counts)}), "
+            "and this start cannot take it over; stop it?"
+        )
+        if not options.yes and not (options.confirm and options.confirm(question)):
+            raise RefusedError(
+                f"users' work from an earlier run is still running "
+                f"({supervision.describe(counts)}) and would be stopped; run "
+                "`heliohub up --yes` to stop it and start, or "
+                "`heliohub down` to stop everything"
+            )
+        self.reporter.warn(f"stopping {supervision.describe(counts)} an earlier run left behind")
+        processes.sweep(dep_id)
+        return None
+
+    def _preflight(self, iso: str, user_bin_dir: Path, options: UpOptions) -> state.Ports | None:
+        """Everything that can be checked before starting anything; leftovers dealt with.
+
+        Returns the ports to start on when users' work of an earlier run is kept.
+        """
         self._check_executables()
         self._tls_files()
         if iso == "system-users":
@@ -372,32 +467,44 @@ class LocalProvider(Provider):
         self._prepare_dirs(iso)
         if iso == "system-users":
             isolation.check_user_prefix(self.config.local.user_prefix, self.layout.users_file)
-        dep_id = self._deployment_id
-        leftovers = processes.marked(dep_id)
-        if leftovers:
-            self.reporter.warn(f"stopping {len(leftovers)} process(es) an earlier run left behind")
-            processes.sweep(dep_id)
+        keep_ports = self._leftovers(iso, options)
         host, port = split_bind(self.config.local.bind)
         if not can_bind(host, port):
             raise UserError(
                 f"local.bind: {self.config.local.bind} is already in use by another program; "
                 "stop it or choose another port"
             )
+        return keep_ports
 
-    def _start(self, iso: str, user_bin_dir: Path) -> state.RunState:
-        """Install what is missing, write the config files, start the hub (it starts the rest)."""
+    def _start(
+        self, iso: str, user_bin_dir: Path, ports: state.Ports | None = None
+    ) -> state.RunState:
+        """Install what is missing, write the config files, start the supervisor (it starts
+        the hub, the gateway and the culler side by side; the hub starts its proxy).
+
+        ports: those of a run whose users' servers and clusters still run (they were told these
+        addresses); otherwise free ones are chosen.
+        """
         dep_id = self._deployment_id
         proxy_cmd = ensure_proxy(self.layout.proxy_dir, self.reporter, self.environ)
         with self.reporter.stage("generate secrets"):
             secrets_env = self._secrets_env()
-        hub_port, proxy_api_port, gateway_port = free_ports(3)
-        ports = state.Ports(hub=hub_port, proxy_api=proxy_api_port, gateway=gateway_port)
+        if ports is None:
+            hub_port, proxy_api_port, gateway_port, gateway_api_port = free_ports(4)
+            ports = state.Ports(
+                hub=hub_port,
+                proxy_api=proxy_api_port,
+                gateway=gateway_port,
+                gateway_api=gateway_api_port,
+            )
         write_tree(render_local(self.config), self.layout.rendered_dir)
-        hub_config = self.layout.rendered_dir / "local" / "jupyterhub_config.py"
+        supervisor_conf = self.layout.rendered_dir / "local" / "supervisord.conf"
         env = self._hub_env(iso, dep_id, ports, proxy_cmd, user_bin_dir) | secrets_env
-        with self.reporter.stage("start hub"):
-            # The hub's log and database are for root (or the user running heliohub) only.
-            for private in (self.layout.hub_log, self.layout.hub_db):
+        with self.reporter.stage("start hub, gateway and culler"):
+            # The logs and the hub's database are for root (or the user running heliohub)
+            # only; supervisord appends to the log files and never rotates them.
+            logs = [self.layout.logs_dir / p.log for p in programs(self.config)]
+            for private in (*logs, self.layout.hub_db):
                 fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
                 os.fchmod(fd, 0o600)
                 if private == self.layout.hub_log:
@@ -405,10 +512,10 @@ class LocalProvider(Provider):
                     os.write(fd, stamp.encode())
                 os.close(fd)
             pid = processes.start_detached(
-                [str(self.bin_dir / "jupyterhub"), "-f", str(hub_config)],
+                [str(self.bin_dir / "supervisord"), "-c", str(supervisor_conf)],
                 env=env,
                 cwd=self.layout.state_dir,
-                log=self.layout.hub_log,
+                log=self.layout.logs_dir / "supervisord.log",
             )
             run = state.RunState(
                 deployment_id=dep_id,
@@ -422,28 +529,49 @@ class LocalProvider(Provider):
             state.save(self.layout.state_file, run)
         return run
 
-    def _wait_healthy(self, run: state.RunState) -> None:
+    def _wait_healthy(self, run: state.RunState, stop_on_failure: bool = True) -> None:
         base = self._loopback_url()
+        supervisor_log = self.layout.logs_dir / "supervisord.log"
+        log_start = supervisor_log.stat().st_size if supervisor_log.exists() else 0
 
         def healthy() -> bool:
             return processes.http_ok(f"{base}/hub/health") and processes.http_ok(
                 f"{self._gateway_url(run)}/api/health"
             )
 
+        def crashed() -> str | None:
+            """A program that exited while starting (supervisord would retry it forever)."""
+            try:
+                with supervisor_log.open("rb") as f:
+                    f.seek(log_start)
+                    text = f.read().decode(errors="replace")
+            except OSError:
+                return None
+            for name, log in (("hub", self.layout.hub_log), ("dask-gateway", None)):
+                if f"exited: {name} " in text:
+                    return str(log or self.layout.logs_dir / "dask-gateway.log")
+            return None
+
         ok = processes.wait_for(
             healthy,
             HEALTH_TIMEOUT_S,
-            alive=lambda: processes.is_ours(run.hub_pid, run.deployment_id),
+            alive=lambda: processes.is_ours(run.hub_pid, run.deployment_id) and not crashed(),
         )
         if ok:
             return
-        exited = not processes.is_ours(run.hub_pid, run.deployment_id)
-        tail = self._log_tail()
-        self._stop(run.deployment_id, run)
+        log = Path(crashed() or self.layout.hub_log)
+        exited = log != self.layout.hub_log or not processes.is_ours(run.hub_pid, run.deployment_id)
+        try:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        except OSError:
+            tail = ""
         what = "exited" if exited else f"did not become healthy within {HEALTH_TIMEOUT_S:.0f}s"
+        if not stop_on_failure:
+            raise UserError(f"the deployment {what}. Last lines of {log}:\n{tail}")
+        self._stop(run.deployment_id, run)
         raise UserError(
-            f"the hub {what}; everything it started was stopped. "
-            f"Last lines of {self.layout.hub_log}:\n{tail}"
+            f"the {'hub' if log == self.layout.hub_log else 'gateway'} {what}; everything it "
+            f"started was stopped. Last lines of {log}:\n{tail}"
         )
 
     def _foreground(self, run: state.RunState) -> Status:
@@ -521,11 +649,18 @@ class LocalProvider(Provider):
     def status(self) -> Status:
         run = state.load(self.layout.state_file) if self.layout.state_dir.exists() else None
         dep_id = run.deployment_id if run else None
-        hub_up = run is not None and processes.is_ours(run.hub_pid, run.deployment_id)
+        supervised = run is not None and processes.is_ours(run.hub_pid, run.deployment_id)
         procs = processes.marked(dep_id) if dep_id else []
-        if not hub_up:
+        if not supervised:
             notes = [f"data: {self.layout.data_dir}"]
-            if procs:
+            _infra, work = supervision.split(procs)
+            if work:
+                notes.append(
+                    f"the supervisor is not running, users' work is "
+                    f"({supervision.describe(supervision.sessions(work))}): `heliohub up` "
+                    "takes it over, `heliohub down` stops it"
+                )
+            elif procs:
                 notes.append(f"{len(procs)} leftover process(es); `heliohub down` stops them")
             return Status(
                 name=self.config.name,
@@ -536,16 +671,29 @@ class LocalProvider(Provider):
             )
         assert run is not None
         roles = [processes.role(p) for p in procs]
+        pids = {r: [p.pid for p in procs if processes.role(p) == r] for r in set(roles)}
+        hub_ok = processes.http_ok(f"http://127.0.0.1:{run.ports.hub}/hub/health")
         proxy_ok = processes.http_ok(f"{self._loopback_url()}/hub/health")
         gateway_ok = processes.http_ok(f"{self._gateway_url(run)}/api/health")
         culler = "idle-culler" in roles
         servers, schedulers, workers = (roles.count(r) for r in ("server", "scheduler", "worker"))
+        listed = self._gateway_clusters()
+        # Starting and stopping clusters may or may not have their scheduler yet.
+        clusters_ok = listed is None or listed[0] <= schedulers <= listed[1]
+
+        def pid(role: str) -> str:
+            return ", ".join(f"pid {p}" for p in pids.get(role, []))
+
         components = [
-            Component(name="hub", state="running", detail=f"pid {run.hub_pid}"),
+            Component(
+                name="hub",
+                state="running" if hub_ok else "failed",
+                detail=f"{pid('hub')} (supervisor pid {run.hub_pid})".strip(),
+            ),
             Component(
                 name="proxy",
                 state="running" if proxy_ok else "failed",
-                detail=f"{run.url} (bind {self.config.local.bind})",
+                detail=f"{run.url} (bind {self.config.local.bind}) {pid('proxy')}".strip(),
             ),
             Component(
                 name="dask-gateway",
@@ -564,14 +712,27 @@ class LocalProvider(Provider):
         components.append(
             Component(name="user-servers", state="running", detail=f"{servers} running")
         )
+        detail = f"{schedulers} scheduler(s), {workers} worker(s)"
+        if listed is not None:
+            detail += f"; the gateway lists {listed[0]} running"
         components.append(
             Component(
-                name="dask-clusters",
-                state="running",
-                detail=f"{schedulers} scheduler(s), {workers} worker(s)",
+                name="dask-clusters", state="running" if clusters_ok else "failed", detail=detail
             )
         )
-        healthy = proxy_ok and gateway_ok and (culler or not self.config.culling.enabled)
+        healthy = (
+            hub_ok
+            and proxy_ok
+            and gateway_ok
+            and clusters_ok
+            and (culler or not self.config.culling.enabled)
+        )
+        notes = [*self._insecure_notes()]
+        if not clusters_ok:
+            notes.append(
+                f"the gateway lists {listed[0]} running cluster(s) but {schedulers} scheduler "
+                "process(es) run: some clusters are lost, or run unknown to the gateway"
+            )
         return Status(
             name=self.config.name,
             provider="local",
@@ -579,12 +740,29 @@ class LocalProvider(Provider):
             url=run.url,
             components=components,
             notes=[
-                *self._insecure_notes(),
+                *notes,
                 f"isolation: {run.isolation}",
                 self._login_hint(),
                 f"logs: {self.layout.logs_dir}",
             ],
         )
+
+    def _gateway_clusters(self) -> tuple[int, int] | None:
+        """The gateway's view, from its database: how many clusters run, and how many are
+        running, starting or stopping. None when it cannot be read."""
+        db = self.layout.state_dir / "dask-gateway.sqlite"
+        if not db.exists():
+            return None
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                # dask_gateway_server.backends.db_base.JobStatus: 1 CREATED, 2 SUBMITTED,
+                # 3 RUNNING, 4 CLOSING, then STOPPED and FAILED.
+                row = conn.execute(
+                    "SELECT sum(status = 3), sum(status BETWEEN 1 AND 4) FROM clusters"
+                ).fetchone()
+        except sqlite3.Error:
+            return None
+        return int(row[0] or 0), int(row[1] or 0)
 
     def _insecure_notes(self) -> list[str]:
         """What makes a running deployment `--insecure`: reachable from outside, unprotected."""

@@ -18,10 +18,15 @@ class Ports(BaseModel):
     hub: int
     proxy_api: int
     gateway: int
+    # The gateway's private API; 0 in state files of earlier versions.
+    gateway_api: int = 0
 
 
 class RunState(BaseModel):
-    """One run of the hub, written once it has been started."""
+    """One run of the deployment, written once it has been started.
+
+    hub_pid is the supervisor's (supervisord): it runs the hub, the gateway and the culler.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -1,0 +1,192 @@
+"""How the local deployment's long-running programs are supervised: the hub, the gateway and
+the idle culler, each restarted on failure.
+
+Where there is no systemd (a container, CI), `heliohub up` runs them under supervisord, the
+process supervisor from PyPI; on a server with systemd, `heliohub service install` writes one
+unit per program instead, as The Littlest JupyterHub does. Both are rendered here from one list
+of programs, so they cannot drift apart. The proxy is the hub's own child: JupyterHub restarts
+it when it dies and puts every route back.
+
+Pure: machine-specific values are read from HELIOHUB_* environment variables (supervisord's
+`%(ENV_...)s`) or passed in as arguments (systemd units).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from heliohub.config import HubConfig
+
+# Seconds between a crash and the restart: long enough not to spin on a program that cannot
+# start, short enough that users barely notice.
+RESTART_DELAY_S = 1
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervised program; argv[0] is an executable of heliohub's virtualenv."""
+
+    name: str
+    description: str
+    argv: tuple[str, ...]  # "{bin}" and "{rendered}" are filled in for each supervisor
+    log: str  # file name under <data_dir>/logs
+    stop_s: int
+
+
+def programs(config: HubConfig) -> list[Program]:
+    # The gateway and the culler start through heliohub's launcher, which gives each only the
+    # environment it needs (its own token), never the hub's secrets.
+    out = [
+        Program(
+            name="hub",
+            description="JupyterHub and its proxy",
+            argv=("{bin}/jupyterhub", "-f", "{rendered}/jupyterhub_config.py"),
+            log="jupyterhub.log",
+            stop_s=60,
+        ),
+        Program(
+            name="dask-gateway",
+            description="Dask Gateway",
+            argv=(
+                "{bin}/python",
+                "-m",
+                "heliohub.providers.local.launch",
+                "dask-gateway",
+                "{bin}/dask-gateway-server",
+                "--config",
+                "{rendered}/dask_gateway_config.py",
+            ),
+            log="dask-gateway.log",
+            stop_s=30,
+        ),
+    ]
+    culling = config.culling
+    if culling.enabled:
+        args = [f"--timeout={culling.server_idle_timeout_s}", f"--cull-every={culling.every_s}"]
+        if culling.max_age_s:
+            args.append(f"--max-age={culling.max_age_s}")
+        out.append(
+            Program(
+                name="idle-culler",
+                description="idle server culler",
+                argv=(
+                    "{bin}/python",
+                    "-m",
+                    "heliohub.providers.local.launch",
+                    "idle-culler",
+                    "{bin}/jupyterhub-idle-culler",
+                    *args,
+                ),
+                log="idle-culler.log",
+                stop_s=10,
+            ),
+        )
+    return out
+
+
+def _argv(program: Program, bin_dir: str, rendered: str) -> str:
+    return " ".join(a.format(bin=bin_dir, rendered=rendered) for a in program.argv)
+
+
+def supervisord_conf(config: HubConfig) -> bytes:
+    """supervisord's config: it runs in the foreground of a process `heliohub up` starts."""
+    data = "%(ENV_HELIOHUB_DATA_DIR)s"
+    bin_dir = "%(ENV_HELIOHUB_BIN_DIR)s"
+    lines = [
+        f"; Supervision of the heliohub deployment {config.name!r}, generated from its config.",
+        "; Do not edit: `heliohub up` writes it again at every start.",
+        "[supervisord]",
+        "nodaemon = true",
+        # In the foreground it logs to stdout, which `heliohub up` sends to logs/supervisord.log.
+        "logfile = /dev/null",
+        "logfile_maxbytes = 0",
+        f"pidfile = {data}/state/supervisord.pid",
+        f"childlogdir = {data}/logs",
+        f"directory = {data}/state",
+        "umask = 022",
+        "",
+        "[unix_http_server]",
+        f"file = {data}/state/supervisor.sock",
+        "chmod = 0700",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl = unix://{data}/state/supervisor.sock",
+    ]
+    for p in programs(config):
+        lines += [
+            "",
+            f"[program:{p.name}]",
+            f"command = {_argv(p, bin_dir, '%(here)s')}",
+            f"directory = {data}/state",
+            "autostart = true",
+            # Restarted whatever way it ended, as often as needed, a second apart.
+            "autorestart = true",
+            "startsecs = 1",
+            "startretries = 1000000",
+            f"stopwaitsecs = {p.stop_s}",
+            # Only the program itself: the hub's children (users' servers) outlive it.
+            "stopasgroup = false",
+            "killasgroup = false",
+            "redirect_stderr = true",
+            f"stdout_logfile = {data}/logs/{p.log}",
+            # Never rotated by supervisord: a new file would not be private (heliohub creates
+            # them 0600); rotate them with logrotate's copytruncate if needed.
+            "stdout_logfile_maxbytes = 0",
+        ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def systemd_units(
+    config: HubConfig, bin_dir: str, rendered_dir: str, data_dir: str, env_file: str
+) -> dict[str, str]:
+    """One unit per program, restarted on failure, plus a target that groups them.
+
+    env_file holds the HELIOHUB_* variables and secrets (mode 0600), written by
+    `heliohub service install`; the units themselves hold no secret.
+    """
+    prefix = f"heliohub-{config.name}"
+    state_dir = str(PurePosixPath(data_dir) / "state")
+    units: dict[str, str] = {}
+    names = []
+    for p in programs(config):
+        unit = f"{prefix}-{p.name}.service"
+        names.append(unit)
+        after = "network-online.target" if p.name == "hub" else f"{prefix}-hub.service"
+        units[unit] = f"""\
+# heliohub deployment {config.name!r}: {p.description}. Generated by `heliohub service install`.
+[Unit]
+Description=heliohub {config.name}: {p.description}
+After={after}
+Wants=network-online.target
+PartOf={prefix}.target
+
+[Service]
+Type=simple
+EnvironmentFile={env_file}
+WorkingDirectory={state_dir}
+ExecStart={_argv(p, bin_dir, rendered_dir)}
+Restart=on-failure
+RestartSec={RESTART_DELAY_S}
+TimeoutStopSec={p.stop_s}
+# Stop the program only: users' servers and Dask clusters outlive a restart of the hub.
+KillMode=process
+StandardOutput=append:{data_dir}/logs/{p.log}
+StandardError=inherit
+
+[Install]
+WantedBy={prefix}.target
+"""
+    units[f"{prefix}.target"] = f"""\
+# heliohub deployment {config.name!r}: every program. Generated by `heliohub service install`.
+[Unit]
+Description=heliohub {config.name}
+Wants={" ".join(names)}
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return units

@@ -1,0 +1,116 @@
+"""Supervision of the local deployment, as pure functions: supervisord's config, the systemd
+units `heliohub service install` writes, and the environment each supervised service gets."""
+
+from __future__ import annotations
+
+import configparser
+
+import pytest
+
+from heliohub.config import parse
+from heliohub.providers.local.launch import service_env
+from heliohub.render.local_supervision import programs, supervisord_conf, systemd_units
+
+HUB_SECRETS = {
+    "HELIOHUB_CHECK_TOKEN": "check-secret",
+    "HELIOHUB_USERS_TOKEN": "users-secret",
+    "HELIOHUB_SHARED_PASSWORD": "password-secret",
+    "HELIOHUB_CULLER_TOKEN": "culler-secret",
+}
+SUPERVISOR_ENV = {
+    **HUB_SECRETS,
+    "PATH": "/venv/bin:/usr/bin",
+    "HELIOHUB_DATA_DIR": "/srv/hub",
+    "HELIOHUB_BIN_DIR": "/venv/bin",
+    "HELIOHUB_ISOLATION": "none",
+    "HELIOHUB_DEPLOYMENT_ID": "dep1",
+    "HELIOHUB_HUB_PORT": "40001",
+    "HELIOHUB_GATEWAY_PORT": "40003",
+    "HELIOHUB_GATEWAY_API_PORT": "40004",
+    "HELIOHUB_GATEWAY_TOKEN": "gateway-secret",
+    "HELIOHUB_GATEWAY_ENCRYPT_KEY": "key-secret",
+}
+
+
+def test_every_program_restarts_and_users_work_outlives_it() -> None:
+    conf = configparser.RawConfigParser()
+    conf.read_string(supervisord_conf(parse({})).decode())
+    names = [s.removeprefix("program:") for s in conf.sections() if s.startswith("program:")]
+    assert names == ["hub", "dask-gateway", "idle-culler"]
+    for name in names:
+        section = conf[f"program:{name}"]
+        assert section["autorestart"] == "true"
+        assert int(section["startretries"]) >= 1000
+        # A stop or restart signals the program only, never the servers the hub started.
+        assert section["stopasgroup"] == section["killasgroup"] == "false"
+    assert conf["unix_http_server"]["chmod"] == "0700"
+
+
+def test_no_culler_program_when_culling_is_off() -> None:
+    config = parse({"culling": {"enabled": False}})
+    assert [p.name for p in programs(config)] == ["hub", "dask-gateway"]
+
+
+def test_systemd_units_restart_on_failure_and_hold_no_secret() -> None:
+    config = parse({"name": "team", "culling": {"max_age_s": 600}})
+    units = systemd_units(
+        config,
+        bin_dir="/opt/heliohub/bin",
+        rendered_dir="/srv/hub/state/rendered/local",
+        data_dir="/srv/hub",
+        env_file="/srv/hub/secrets/service.env",
+    )
+    assert set(units) == {
+        "heliohub-team-hub.service",
+        "heliohub-team-dask-gateway.service",
+        "heliohub-team-idle-culler.service",
+        "heliohub-team.target",
+    }
+    for name, text in units.items():
+        unit = configparser.RawConfigParser(strict=False)
+        unit.optionxform = str  # type: ignore[assignment,method-assign]
+        unit.read_string(text)
+        if name.endswith(".target"):
+            assert unit["Install"]["WantedBy"] == "multi-user.target"
+            assert set(unit["Unit"]["Wants"].split()) == set(units) - {name}
+            continue
+        service = unit["Service"]
+        assert service["Restart"] == "on-failure"
+        assert service["EnvironmentFile"] == "/srv/hub/secrets/service.env"
+        assert service["KillMode"] == "process"
+        assert service["ExecStart"].startswith("/opt/heliohub/bin/")
+        assert unit["Install"]["WantedBy"] == "heliohub-team.target"
+        assert "-secret" not in text and "TOKEN=" not in text
+    hub = units["heliohub-team-hub.service"]
+    assert (
+        "ExecStart=/opt/heliohub/bin/jupyterhub -f "
+        "/srv/hub/state/rendered/local/jupyterhub_config.py" in hub
+    )
+    culler = units["heliohub-team-idle-culler.service"]
+    assert "--max-age=600" in culler
+    assert "After=heliohub-team-hub.service" in culler
+
+
+@pytest.mark.parametrize("service", ["dask-gateway", "idle-culler"])
+def test_a_service_gets_its_own_token_and_none_of_the_hubs_secrets(service: str) -> None:
+    env = service_env(service, SUPERVISOR_ENV)
+    own = "gateway-secret" if service == "dask-gateway" else "culler-secret"
+    assert env["JUPYTERHUB_API_TOKEN"] == own
+    assert env["JUPYTERHUB_API_URL"] == "http://127.0.0.1:40001/hub/api"
+    assert env["JUPYTERHUB_SERVICE_NAME"] == service
+    others = {v for k, v in SUPERVISOR_ENV.items() if k in HUB_SECRETS} - {own}
+    others |= {"gateway-secret"} - {own}
+    assert not others & set(env.values())
+    assert not {k for k in env if k in HUB_SECRETS}
+    if service == "dask-gateway":
+        assert env["DASK_GATEWAY_ENCRYPT_KEYS"] == "key-secret"
+        assert env["HELIOHUB_GATEWAY_API_PORT"] == "40004"
+    else:
+        assert "DASK_GATEWAY_ENCRYPT_KEYS" not in env
+
+
+def test_the_gateway_gets_everything_its_config_reads() -> None:
+    from heliohub.providers.local.launch import KEEP
+    from heliohub.render.local import GATEWAY_ENV
+
+    assert set(GATEWAY_ENV) <= set(KEEP["dask-gateway"])

@@ -1,0 +1,164 @@
+"""Fault injection against a real local deployment: `kill -9` of the hub, of the proxy and of
+the gateway while alice has a server with a kernel holding a variable and a running Dask
+cluster. Each time: back healthy without any command, the same server process with the
+variable intact, the same cluster listed and usable. Then `up` again stops no session, and
+alice can still stop her cluster.
+
+One deployment (isolation none) is shared by the module, the kills run in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from local_hub import LocalHub, api, login, start_server
+
+from heliohub.check import HubClient, _run_code
+
+pytestmark = [
+    pytest.mark.integration,
+    # dask_gateway's Gateway.__del__ trips over distributed's loop runner after close().
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+SECRET = "4242424242"
+RECOVERY_TIMEOUT_S = 180
+
+
+def _role_pids(hub: LocalHub, role: str) -> list[int]:
+    from heliohub.providers.local.processes import role as role_of
+
+    return [p.pid for p in hub.processes() if role_of(p) == role]
+
+
+def _kernel(hub: LocalHub, token: str, code: str, kernel_id: str | None = None) -> str:
+    """Run code in alice's kernel kernel_id (a new one when None); returns (id, stdout)."""
+
+    async def go() -> str:
+        client = HubClient(hub.url, token, True)
+        server = "/user/alice/api"
+        kid = kernel_id
+        if kid is None:
+            kid = (await client.json("POST", f"{server}/kernels", {"name": "python3"}))["id"]
+        result = await _run_code(client, server, kid, token, code, 120)
+        assert result.error is None, result.error
+        return f"{kid}\n{result.stdout}"
+
+    return asyncio.run(go())
+
+
+def _gateway(hub: LocalHub, token: str) -> Any:
+    from dask_gateway import Gateway, JupyterHubAuth
+
+    return Gateway(
+        address=f"{hub.url}/services/dask-gateway",
+        proxy_address=f"gateway://127.0.0.1:{hub.gateway_port()}",
+        auth=JupyterHubAuth(api_token=token),
+    )
+
+
+def _wait_healthy(hub: LocalHub, killed: int, role: str) -> None:
+    """Until status says running and a new process has taken the killed one's role."""
+    deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        pids = _role_pids(hub, role)
+        if pids and killed not in pids and hub.status()["state"] == "running":
+            return
+        time.sleep(0.5)
+    raise AssertionError(
+        f"not healthy {RECOVERY_TIMEOUT_S}s after killing the {role}\n"
+        f"{hub.status()}\n{hub.log_tail()}"
+    )
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, proxy_dir: Path
+) -> Iterator[dict[str, Any]]:
+    hub = LocalHub(
+        tmp_path_factory.mktemp("survival"),
+        {"name": "survive", "dask": {"cluster_idle_timeout_s": 0}},
+    )
+    hub.share_proxy(proxy_dir)
+    hub.cli("up", "--detach")
+    try:
+        session = login(hub.url, "alice", hub.admin_password)
+        start_server(session, hub.url, "alice")
+        resp = api(session, hub.url, "POST", "/users/alice/tokens", json={"note": "survival"})
+        assert resp.status_code == 201, resp.text
+        token = resp.json()["token"]
+        kernel_id = _kernel(hub, token, f"secret = {SECRET}").split("\n")[0]
+        gateway = _gateway(hub, token)
+        cluster = gateway.new_cluster()
+        cluster.scale(1)
+        [server_pid] = _role_pids(hub, "server")
+        yield {
+            "hub": hub,
+            "token": token,
+            "kernel": kernel_id,
+            "cluster": cluster.name,
+            "server_pid": server_pid,
+        }
+        gateway.close()
+    finally:
+        hub.down()
+        assert hub.processes() == []
+
+
+def _assert_work_intact(d: dict[str, Any]) -> None:
+    hub: LocalHub = d["hub"]
+    assert psutil.pid_exists(d["server_pid"])
+    assert _role_pids(hub, "server") == [d["server_pid"]]
+    out = _kernel(hub, d["token"], "print(secret)", d["kernel"])
+    assert out.split("\n", 1)[1].strip() == SECRET
+    gateway = _gateway(hub, d["token"])
+    try:
+        assert [c.name for c in gateway.list_clusters()] == [d["cluster"]]
+        cluster = gateway.connect(d["cluster"])
+        client = cluster.get_client()
+        client.wait_for_workers(1, timeout=120)
+        assert client.submit(sum, [1, 2, 3]).result(timeout=60) == 6
+        client.close()
+        cluster.close(shutdown=False)
+    finally:
+        gateway.close()
+
+
+@pytest.mark.parametrize("role", ["hub", "proxy", "gateway"])
+def test_kill_9_is_healed_without_a_command(deployment: dict[str, Any], role: str) -> None:
+    hub: LocalHub = deployment["hub"]
+    [pid] = _role_pids(hub, role)
+    os.kill(pid, signal.SIGKILL)
+    _wait_healthy(hub, pid, role)
+    _assert_work_intact(deployment)
+
+
+def test_up_again_stops_no_session_and_the_owner_stops_her_cluster(
+    deployment: dict[str, Any],
+) -> None:
+    hub: LocalHub = deployment["hub"]
+    result = hub.cli("up", "--detach")
+    assert "stopping" not in result.stderr, result.stderr
+    assert "already running" in result.stderr
+    _assert_work_intact(deployment)
+    gateway = _gateway(hub, deployment["token"])
+    try:
+        gateway.stop_cluster(deployment["cluster"])
+        deadline = time.monotonic() + 60
+        while gateway.list_clusters() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert gateway.list_clusters() == []
+    finally:
+        gateway.close()
+    deadline = time.monotonic() + 60
+    while _role_pids(hub, "scheduler") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _role_pids(hub, "scheduler") == []
