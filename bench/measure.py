@@ -138,6 +138,8 @@ class Bench:
                 name = "jupyterhub-idle-culler"
             elif "jupyterhub" in cmd and " -f " in cmd:
                 name = "jupyterhub"
+            elif "supervisord" in cmd:
+                name = "supervisord"
             else:
                 name = "other"
             out[name] = out.get(name, 0.0) + pss_mib([p])

@@ -19,6 +19,7 @@ GROUP_TITLES = {
     "gateway": "Gateway cluster with 2 workers vs dask scheduler + 2 workers",
     "memory": "Idle memory (PSS)",
     "config": "validate / render of the largest config",
+    "recover": "Supervision: up vs hub, proxy and gateway by hand; kill -9 until healthy",
 }
 
 

@@ -275,10 +275,12 @@ def test_down_leaves_no_process_and_keeps_data(hub: LocalHub, alice: dict[str, A
         cluster.close()
     details = {c["name"]: c["detail"] for c in hub.status()["components"]}
     assert details["user-servers"] == "1 running"
-    assert details["dask-clusters"] == "1 scheduler(s), 1 worker(s)"
+    # The gateway's own view (its database) agrees with the processes.
+    assert details["dask-clusters"] == ("1 scheduler(s), 1 worker(s); the gateway lists 1 running")
     before = hub.processes()
     commands = [" ".join(p.cmdline()) for p in before]
     for needle in (
+        "supervisord -c",
         "jupyterhub -f",
         "configurable-http-proxy",
         "dask-gateway-server",

@@ -4,7 +4,8 @@ cluster. Each time: back healthy without any command, the same server process wi
 variable intact, the same cluster listed and usable. Then `up` again stops no session, and
 alice can still stop her cluster.
 
-One deployment (isolation none) is shared by the module, the kills run in order.
+Then supervisord itself is killed: the deployment is degraded, and `up` takes users' work
+over. One deployment (isolation none) is shared by the module, the tests run in order.
 """
 
 from __future__ import annotations
@@ -138,6 +139,23 @@ def test_kill_9_is_healed_without_a_command(deployment: dict[str, Any], role: st
     [pid] = _role_pids(hub, role)
     os.kill(pid, signal.SIGKILL)
     _wait_healthy(hub, pid, role)
+    _assert_work_intact(deployment)
+
+
+def test_up_heals_a_deployment_whose_supervisor_died(deployment: dict[str, Any]) -> None:
+    """Everything but supervisord runs on: degraded, and `up` takes users' work over."""
+    hub: LocalHub = deployment["hub"]
+    [pid] = _role_pids(hub, "supervisor")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    status = hub.cli("status", check=False)
+    assert status.returncode == 1, status.stdout
+    assert "partial" in status.stdout
+    result = hub.cli("up", "--detach")
+    assert "keeping users' work running" in result.stderr, result.stderr
+    assert "stopping" not in result.stderr
     _assert_work_intact(deployment)
 
 

@@ -103,10 +103,11 @@ def _as_user(entry: pwd.struct_passwd, script: str, cwd: Path) -> None:
 
 
 def _wait_for_log(m: Matrix, needle: str, timeout: float = 120) -> None:
-    log = m.hub.data_dir / "logs" / "jupyterhub.log"
+    """Until needle is in a log of the deployment (the gateway logs to dask-gateway.log)."""
+    logs = m.hub.data_dir / "logs"
     deadline = time.monotonic() + timeout
-    while needle not in log.read_text(errors="replace"):
-        assert time.monotonic() < deadline, f"{needle!r} not in the hub's log\n{m.hub.log_tail()}"
+    while not any(needle in p.read_text(errors="replace") for p in logs.glob("*.log")):
+        assert time.monotonic() < deadline, f"{needle!r} not in any log\n{m.hub.log_tail()}"
         time.sleep(0.3)
 
 

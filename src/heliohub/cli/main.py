@@ -14,6 +14,7 @@ from heliohub.cli import (
     cost_commands,
     kube_commands,
     lifecycle_commands,
+    service_commands,
     users_commands,
 )
 
@@ -60,6 +61,7 @@ app.command()(lifecycle_commands.plan)
 app.command()(lifecycle_commands.check)
 app.command()(kube_commands.doctor)
 app.command("kube-credentials")(kube_commands.kube_credentials)
+app.add_typer(service_commands.app, name="service")
 app.command()(cost_commands.cost)
 app.add_typer(users_commands.app)
 

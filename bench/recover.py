@@ -1,0 +1,204 @@
+"""`python -m bench.recover [--quick]`: supervision figures, merged into docs/bench/bench.json.
+
+- `up --detach` next to its floor: a bare hub (with its proxy) and a bare dask-gateway-server
+  started by hand side by side, until both answer;
+- for the hub, the proxy and the gateway: seconds from `kill -9` until the deployment is
+  healthy again (a new process in its place, /hub/health through the proxy and the gateway's
+  /api/health answering), with no command given. Its floor: the same component started by hand.
+
+Only these figures are replaced in bench.json; the others are kept as they were measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import floors, machine, results
+from bench.__main__ import DATA, _now, _proxy, write_report
+from bench.deployment import Deployment
+from bench.procs import Spawned, free_port, http_status, wait_http
+
+GATEWAY_CONFIG = """\
+import os
+c = get_config()  # noqa: F821
+c.DaskGateway.address = "127.0.0.1:" + os.environ["FLOOR_GATEWAY_API_PORT"]
+c.Proxy.address = "127.0.0.1:" + os.environ["FLOOR_GATEWAY_PORT"]
+c.DaskGateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"
+c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
+"""
+
+
+def log(message: str) -> None:
+    print(f"[recover {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class BareGateway:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.proc: Spawned | None = None
+        self.port = 0
+
+    def spawn(self) -> float:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "dask_gateway_config.py"
+        config.write_text(GATEWAY_CONFIG)
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "FLOOR_GATEWAY_PORT": str(self.port),
+            "FLOOR_GATEWAY_API_PORT": str(free_port()),
+        }
+        t0 = time.perf_counter()
+        self.proc = Spawned.start(
+            [str(floors.bin_dir() / "dask-gateway-server"), "--config", str(config)],
+            self.workdir / "gateway.log",
+            env=env,
+            cwd=self.workdir,
+        )
+        return t0
+
+    def wait(self) -> float:
+        assert self.proc is not None
+        return wait_http(f"http://127.0.0.1:{self.port}/api/health", 120, alive=self.proc.alive)
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.stop()
+            self.proc = None
+
+
+def side_by_side(workdir: Path, proxy_command: Path) -> tuple[float, float, float]:
+    """Hub (with its proxy) and gateway started by hand at once: (both, hub, gateway) seconds."""
+    hub = floors.BareHub(workdir / "hub", proxy_command)
+    gateway = BareGateway(workdir / "gateway")
+    t0 = gateway.spawn()
+    try:
+        hub_s = hub.start()  # blocks until the hub answers through its proxy
+        t_gateway = gateway.wait()
+        both = max(time.perf_counter(), t_gateway) - t0
+        return both, hub_s, t_gateway - t0
+    finally:
+        hub.stop()
+        gateway.stop()
+
+
+def _role_pids(dep: Deployment, role: str) -> list[int]:
+    from heliohub.providers.local.processes import role as role_of
+
+    return [p.pid for p in dep.processes() if role_of(p) == role]
+
+
+def kill_to_healthy(dep: Deployment, role: str, timeout: float = 180) -> float:
+    [pid] = _role_pids(dep, role)
+    gateway = f"http://127.0.0.1:{dep.state()['ports']['gateway']}/services/dask-gateway"
+    t0 = time.perf_counter()
+    os.kill(pid, signal.SIGKILL)
+    while time.perf_counter() - t0 < timeout:
+        pids = _role_pids(dep, role)
+        if (
+            pids
+            and pid not in pids
+            and http_status(f"{dep.url}/hub/health") == 200
+            and http_status(f"{gateway}/api/health") == 200
+        ):
+            return time.perf_counter() - t0
+        time.sleep(0.05)
+    raise TimeoutError(f"not healthy {timeout}s after kill -9 of the {role}")
+
+
+def bare_component(workdir: Path, proxy_command: Path, role: str) -> float:
+    """The floor of a recovery: the same component started by hand, until it answers."""
+    if role == "gateway":
+        gateway = BareGateway(workdir / "gateway")
+        t0 = gateway.spawn()
+        try:
+            return gateway.wait() - t0
+        finally:
+            gateway.stop()
+    hub = floors.BareHub(workdir / "hub", proxy_command)
+    try:
+        return hub.start()
+    finally:
+        hub.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.recover", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one repetition")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--proxy-cache", default="~/.cache/heliohub-bench/proxy")
+    args = parser.parse_args(argv)
+    repeat = 1 if args.quick else args.repeat
+    proxy = _proxy(Path(args.proxy_cache).expanduser())
+    proxy_command = proxy / "node_modules" / ".bin" / "configurable-http-proxy"
+    path = DATA / results.BENCH_FILE
+    run = results.load_bench(path) or results.BenchRun(started=_now())
+    up = results.Figure(
+        key="up-side-by-side",
+        group="recover",
+        title="`heliohub up --detach` next to hub, proxy and gateway started by hand",
+        unit="s",
+        floor_title="bare `jupyterhub` (with its proxy) and bare `dask-gateway-server` started "
+        "at once, until both answer",
+        how="wall time of the CLI command until the hub (through the proxy) and the gateway answer",
+    )
+    figures = [up]
+    kills = {}
+    for role in ("hub", "proxy", "gateway"):
+        kills[role] = results.Figure(
+            key=f"recover-{role}",
+            group="recover",
+            title=f"`kill -9` of the {role} until healthy again, no command given",
+            unit="s",
+            floor_title=f"the {role} started by hand"
+            + (" (a bare hub starts its proxy)" if role != "gateway" else ""),
+            how="seconds from SIGKILL until a new process has its place and /hub/health "
+            "(through the proxy) and the gateway's /api/health answer 200, polled every 50 ms",
+        )
+        figures.append(kills[role])
+    load_before = machine.loadavg()
+    with tempfile.TemporaryDirectory(prefix="heliohub-recover-") as tmp:
+        work = Path(tmp)
+        dep = Deployment(work / "heliohub")
+        dep.write_config()
+        dep.link_proxy(proxy)
+        log("warm-up")
+        side_by_side(work / "floor", proxy_command)
+        dep.up()
+        dep.down()
+        for i in range(repeat):
+            log(f"round {i + 1}/{repeat}")
+            both, _hub_s, _gw_s = side_by_side(work / "floor", proxy_command)
+            up.floor.append(both)
+            seconds, _stages = dep.up()
+            up.ours.append(seconds)
+            try:
+                for role, fig in kills.items():
+                    fig.floor.append(bare_component(work / "floor", proxy_command, role))
+                    try:
+                        fig.ours.append(kill_to_healthy(dep, role))
+                    except (TimeoutError, ValueError) as exc:
+                        fig.errors.append(str(exc))
+            finally:
+                dep.down()
+    keys = {f.key for f in figures}
+    run.figures = [f for f in run.figures if f.key not in keys] + figures
+    run.notes = [n for n in run.notes if not n.startswith("recover:")]
+    run.notes.append(
+        f"recover: measured {_now()} ({'--quick, ' if args.quick else ''}{repeat} round(s)), "
+        f"load average {load_before} before and {machine.loadavg()} after, on a machine "
+        "shared with other work"
+    )
+    results.save(run, path)
+    print(f"wrote {write_report()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
