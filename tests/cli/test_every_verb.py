@@ -37,6 +37,7 @@ VERBS: dict[str, list[str]] = {
     "doctor": ["doctor"],
     "cost": ["cost"],
     "users": ["users", "list"],
+    "service": ["service", "install", "--unit-dir", "{tmp}/units"],
 }
 CONFIGS = {
     # A public bind without TLS: `up` must refuse it before starting anything.
