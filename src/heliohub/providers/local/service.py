@@ -72,6 +72,7 @@ def install(provider: LocalProvider, unit_dir: Path | None, start: bool) -> Inst
     if problems:
         raise UserError("; ".join(problems))
     provider._prepare_dirs(iso)
+    user, iso = provider._user_env(iso)
     proxy_cmd = ensure_proxy(lay.proxy_dir, provider.reporter, provider.environ)
     env_file = lay.secrets_dir / ENV_FILE
     previous = state.load(lay.state_file)
@@ -80,7 +81,7 @@ def install(provider: LocalProvider, unit_dir: Path | None, start: bool) -> Inst
     else:
         hub, proxy_api, gateway, gateway_api = free_ports(4)
         ports = state.Ports(hub=hub, proxy_api=proxy_api, gateway=gateway, gateway_api=gateway_api)
-    env = provider._hub_env(iso, provider._deployment_id, ports, proxy_cmd)
+    env = provider._hub_env(iso, provider._deployment_id, ports, proxy_cmd, user.bin_dir)
     env |= provider._secrets_env()
     write_tree(render_local(provider.config), lay.rendered_dir)
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
