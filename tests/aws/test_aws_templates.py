@@ -18,7 +18,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from heliohub.config import HubConfig
 from heliohub.config.load import load
-from heliohub.providers.aws.dataloss import DATA_TYPES
+from heliohub.providers.aws.dataloss import DATA_ACCESS_TYPES, DATA_TYPES, classify
 from heliohub.render.auth import auth_settings
 from heliohub.render.cloudformation import render_aws
 from heliohub.render.cloudformation.autoscaler import TEMPLATE_PREFIX
@@ -332,7 +332,32 @@ def test_invariants_of_fixture_configs(case: str) -> None:
 def test_data_loss_table_covers_the_schemas_create_only_properties() -> None:
     """Every property CloudFormation's schema marks create-only on a data type is in the table
     the engine uses to spot replacements itself."""
-    for rtype, keys in DATA_TYPES.items():
+    for rtype, keys in {**DATA_TYPES, **DATA_ACCESS_TYPES}.items():
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype).schema
         create_only = {p.split("/")[2] for p in schema.get("createOnlyProperties", [])}
         assert create_only <= set(keys), rtype
+
+
+def test_a_home_access_point_change_is_data_loss() -> None:
+    """A new owner for the homes replaces the access point every home volume names: plan must
+    flag it as data loss even when the change set says nothing about replacement."""
+    base = config_of("minimal")
+    data = base.model_dump(mode="json", exclude_unset=True)
+    data.setdefault("storage", {}).setdefault("home", {})["uid"] = 2000
+    moved = HubConfig.model_validate(data)
+    old = rendered("minimal")["aws/data.template.json"]
+    new = json.loads(render_aws(moved)["aws/data.template.json"])
+    assert old["Resources"]["HomeAccessPoint"] != new["Resources"]["HomeAccessPoint"]
+    change = {
+        "ResourceChange": {
+            "LogicalResourceId": "HomeAccessPoint",
+            "ResourceType": "AWS::EFS::AccessPoint",
+            "Action": "Modify",
+        }
+    }
+    flagged = classify("helio-data", change, old, new)
+    assert (flagged.action, flagged.data_loss) == ("replace", True)
+    removed = {"ResourceChange": {**change["ResourceChange"], "Action": "Remove"}}
+    assert classify("helio-data", removed, old, new).data_loss
+    # Tags alone change in place: not data loss.
+    assert not classify("helio-data", change, old, old).data_loss

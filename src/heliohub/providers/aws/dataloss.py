@@ -1,4 +1,5 @@
-"""Which stack changes lose data: replacing or removing EFS, the user pool or the KMS key.
+"""Which stack changes lose data: replacing or removing EFS, the user pool or the KMS key, or the
+home access point.
 
 CloudFormation's change set says when a change replaces a resource (`Replacement: True` or
 `Conditional`). heliohub also compares the deployed and the new template itself for the
@@ -19,11 +20,18 @@ DATA_TYPES: dict[str, tuple[str, ...]] = {
     "AWS::KMS::Key": ("KeySpec", "KeyUsage", "MultiRegion", "Origin"),
 }
 
+# Not data themselves, but replacing them loses the users' data all the same: every home volume
+# names the access point's id, and a new root directory or owner shows each user an empty home
+# (or one they cannot write) while the old files stay on the file system.
+DATA_ACCESS_TYPES: dict[str, tuple[str, ...]] = {
+    "AWS::EFS::AccessPoint": ("ClientToken", "FileSystemId", "PosixUser", "RootDirectory"),
+}
+
 Action = Literal["add", "modify", "remove", "replace"]
 
 
 def forces_replacement(resource_type: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
-    keys = DATA_TYPES.get(resource_type, ())
+    keys = DATA_TYPES.get(resource_type) or DATA_ACCESS_TYPES.get(resource_type, ())
     old_props, new_props = old.get("Properties", {}), new.get("Properties", {})
     return any(old_props.get(k) != new_props.get(k) for k in keys)
 
@@ -58,5 +66,6 @@ def classify(
         action=action,
         resource=logical,
         resource_type=rtype,
-        data_loss=rtype in DATA_TYPES and action in ("remove", "replace"),
+        data_loss=(rtype in DATA_TYPES or rtype in DATA_ACCESS_TYPES)
+        and action in ("remove", "replace"),
     )
