@@ -68,8 +68,9 @@ def test_missing_credentials_fail_with_the_fix(emulator_endpoint: str) -> None:
     assert not result.ok and "AWS_PROFILE" in result.fix
 
 
-def test_instance_types_in_fewer_than_two_zones_are_dropped_or_fail(aws: AWSClients) -> None:
-    """Emulator (us-west-2 offerings): vt1.3xlarge is offered in one AZ and zz9.huge nowhere."""
+def test_instance_types_missing_from_a_cluster_az_are_dropped_or_fail(aws: AWSClients) -> None:
+    """Emulator (us-west-2 offerings): the network takes the region's first two AZs (2a, 2b);
+    vt1.3xlarge is offered in 2b only and zz9.huge nowhere."""
     west = AWSClients("us-west-2", aws.endpoint_url, aws.access_key_id, aws.secret_access_key)
     aws_section = {
         "region": "us-west-2",
@@ -80,19 +81,22 @@ def test_instance_types_in_fewer_than_two_zones_are_dropped_or_fail(aws: AWSClie
     }
     dask = {"worker_node_pool": "media", "gpu_worker_node_pool": None}
     dropping = config(aws=aws_section, dask=dask)
+    assert pf.cluster_zones(dropping, west) == ["us-west-2a", "us-west-2b"]
     result = pf.check_instance_types(dropping, west)
     assert result.ok
     assert result.notes == [
-        "node pool media: vt1.3xlarge is offered in 1 AZ(s) of us-west-2; dropped"
+        "node pool media: vt1.3xlarge is not offered in us-west-2a "
+        "(the cluster's AZs: us-west-2a, us-west-2b); dropped"
     ]
-    zones = pf.offered_zones(west, ["t3a.medium", "m5.xlarge", "vt1.3xlarge"])
-    pruned, notes, problems = pf.prune_instance_types(dropping, zones)
+    azs = ["us-west-2a", "us-west-2b"]
+    zones = pf.offered_zones(west, ["t3a.medium", "m5.xlarge", "vt1.3xlarge"], azs)
+    pruned, notes, problems = pf.prune_instance_types(dropping, zones, azs)
     assert [p.instance_types for p in pruned.aws.node_pools] == [["t3a.medium"], ["m5.xlarge"]]
     assert problems == [] and len(notes) == 1
 
     failing = config(aws={**aws_section, "unavailable_instance_types": "fail"}, dask=dask)
     result = pf.check_instance_types(failing, west)
-    assert not result.ok and "vt1.3xlarge (1 AZ)" in result.detail
+    assert not result.ok and "vt1.3xlarge (not in us-west-2a)" in result.detail
     assert "unavailable_instance_types: drop" in result.fix
 
     nothing_left = config(
@@ -106,6 +110,103 @@ def test_instance_types_in_fewer_than_two_zones_are_dropped_or_fail(aws: AWSClie
     )
     result = pf.check_instance_types(nothing_left, west)
     assert not result.ok and "node pool services: none of its instance types" in result.detail
+
+
+def west_network(west: AWSClients, zones: dict[str, list[str]]) -> dict[str, Any]:
+    """A VPC with subnets in the emulator: kind -> the AZ of each subnet."""
+    ec2 = west.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    existing: dict[str, Any] = {"vpc_id": vpc}
+    n = 0
+    for kind, azs in zones.items():
+        ids = []
+        for az in azs:
+            subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", AvailabilityZone=az)
+            ids.append(subnet["Subnet"]["SubnetId"])
+            n += 1
+        existing[f"{kind}_subnet_ids"] = ids
+    return existing
+
+
+def test_instance_types_are_checked_in_the_existing_subnets_azs(aws: AWSClients) -> None:
+    """Emulator: g4dn.xlarge is offered in three AZs of us-west-2 but not in 2d, where one of
+    the existing private subnets is: the region-wide count would have let it through."""
+    west = AWSClients("us-west-2", aws.endpoint_url, aws.access_key_id, aws.secret_access_key)
+    existing = west_network(
+        west, {"private": ["us-west-2a", "us-west-2d"], "public": ["us-west-2a", "us-west-2d"]}
+    )
+    gpu = {
+        "name": "gpu",
+        "instance_types": ["g4dn.xlarge"],
+        "max_size": 2,
+        "gpus_per_node": 1,
+        "labels": {"nvidia.com/gpu": "true"},
+    }
+    cfg = config(
+        aws={
+            "region": "us-west-2",
+            "network": {"existing": existing},
+            "unavailable_instance_types": "fail",
+            **pools(
+                {
+                    "name": "services",
+                    "instance_types": ["t3a.medium"],
+                    "min_size": 1,
+                    "max_size": 2,
+                },
+                gpu,
+            ),
+        },
+        dask={"worker_node_pool": "services", "gpu_worker_node_pool": None},
+    )
+    assert pf.cluster_zones(cfg, west) == ["us-west-2a", "us-west-2d"]
+    result = pf.check_instance_types(cfg, west)
+    assert not result.ok and "g4dn.xlarge (not in us-west-2d)" in result.detail
+
+
+def test_existing_subnets_one_per_az(aws: AWSClients) -> None:
+    """Emulator: existing subnets are looked up; two private subnets in one AZ (EFS takes one
+    mount target per AZ), a public list in one AZ, or a subnet of another VPC are refused."""
+    west = AWSClients("us-west-2", aws.endpoint_url, aws.access_key_id, aws.secret_access_key)
+
+    def check(existing: dict[str, Any]) -> Any:
+        cfg = config(aws={"region": "us-west-2", "network": {"existing": existing}})
+        return pf.check_subnets(cfg, west)
+
+    good = west_network(
+        west, {"private": ["us-west-2a", "us-west-2b"], "public": ["us-west-2a", "us-west-2b"]}
+    )
+    assert check(good).ok
+
+    doubled = west_network(
+        west, {"private": ["us-west-2a", "us-west-2a"], "public": ["us-west-2a", "us-west-2b"]}
+    )
+    result = check(doubled)
+    assert not result.ok
+    first, second = doubled["private_subnet_ids"]
+    assert (
+        f"aws.network.existing.private_subnet_ids: {first}, {second} are all in us-west-2a"
+        in result.detail
+    )
+    assert "EKS needs two AZs" in result.detail and "per AZ" in result.fix
+
+    bare = west_network(
+        west, {"private": ["us-west-2a", "us-west-2c"], "public": ["us-west-2a", "us-west-2b"]}
+    )
+    assert "no public subnet in us-west-2c" in check(bare).detail
+
+    mixed = {**good, "public_subnet_ids": doubled["public_subnet_ids"]}
+    result = check(mixed)
+    assert not result.ok and f"not in {good['vpc_id']}" in result.detail
+
+    missing = {
+        **good,
+        "private_subnet_ids": ["subnet-0123456789abcdef0", *good["private_subnet_ids"]],
+    }
+    with pytest.raises(UserError, match=r"aws\.network\.existing: .*subnet-0123456789abcdef0"):
+        check(missing)
+    created = pf.check_subnets(config(aws={"region": "us-west-2"}), west)
+    assert created.ok
 
 
 def test_quotas_against_the_pools_maxima(aws: AWSClients) -> None:

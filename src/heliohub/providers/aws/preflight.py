@@ -53,13 +53,53 @@ def family_group(instance_type: str) -> str | None:
 # -- instance types ----------------------------------------------------------------------------
 
 
-def offered_zones(clients: AWSClients, types: list[str]) -> dict[str, set[str]]:
+def cluster_zones(config: HubConfig, clients: AWSClients) -> list[str]:
+    """The AZs the node groups run in: those of the existing private subnets, or the first
+    `availability_zones` of the region, as the network template's Fn::GetAZs picks them."""
+    ec2 = clients.client("ec2")
+    existing = config.aws.network.existing
+    if existing is not None:
+        return sorted({s["AvailabilityZone"] for s in _subnets(ec2, existing.private_subnet_ids)})
+    listed = ec2.describe_availability_zones()["AvailabilityZones"]
+    names = sorted(
+        z["ZoneName"]
+        for z in listed
+        if z.get("ZoneType", "availability-zone") == "availability-zone"
+        and z.get("State", "available") == "available"
+        and z.get("OptInStatus", "opt-in-not-required") == "opt-in-not-required"
+    )
+    return names[: config.aws.network.availability_zones]
+
+
+def _subnets(ec2: Any, ids: list[str]) -> list[dict[str, Any]]:
+    try:
+        return list(ec2.describe_subnets(SubnetIds=sorted(set(ids)))["Subnets"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "InvalidSubnetID.NotFound":
+            raise
+    # One call fails for all; ask for each to name the missing ones.
+    missing = []
+    for sid in sorted(set(ids)):
+        try:
+            ec2.describe_subnets(SubnetIds=[sid])
+        except ClientError:
+            missing.append(sid)
+    raise UserError(
+        f"aws.network.existing: no subnet {', '.join(missing)} in this account and region; "
+        "give the ids of existing subnets"
+    )
+
+
+def offered_zones(
+    clients: AWSClients, types: list[str], within: list[str] | None = None
+) -> dict[str, set[str]]:
+    """The AZs (of `within`, if given) where each instance type is offered."""
     ec2 = clients.client("ec2")
     zones: dict[str, set[str]] = defaultdict(set)
-    kwargs: dict[str, Any] = {
-        "LocationType": "availability-zone",
-        "Filters": [{"Name": "instance-type", "Values": sorted(set(types))}],
-    }
+    filters = [{"Name": "instance-type", "Values": sorted(set(types))}]
+    if within is not None:
+        filters.append({"Name": "location", "Values": sorted(within)})
+    kwargs: dict[str, Any] = {"LocationType": "availability-zone", "Filters": filters}
     while True:
         page = ec2.describe_instance_type_offerings(**kwargs)
         for offer in page["InstanceTypeOfferings"]:
@@ -69,25 +109,31 @@ def offered_zones(clients: AWSClients, types: list[str]) -> dict[str, set[str]]:
         kwargs["NextToken"] = page["NextToken"]
 
 
+def _missing(zones: dict[str, set[str]], instance_type: str, azs: list[str]) -> list[str]:
+    return [z for z in azs if z not in zones.get(instance_type, set())]
+
+
 def prune_instance_types(
-    config: HubConfig, zones: dict[str, set[str]]
+    config: HubConfig, zones: dict[str, set[str]], azs: list[str]
 ) -> tuple[HubConfig, list[str], list[str]]:
-    """Drop types offered in fewer than 2 AZs. Returns (config, notes, problems)."""
+    """Drop the types not offered in every AZ of the cluster's subnets: a node group spans all
+    of them, and EKS refuses a type one of them lacks. Returns (config, notes, problems)."""
     notes: list[str] = []
     problems: list[str] = []
     pools = []
+    where = ", ".join(azs)
     for pool in config.aws.node_pools:
-        keep = [t for t in pool.instance_types if len(zones.get(t, ())) >= MIN_ZONES]
-        gone = [t for t in pool.instance_types if t not in keep]
-        for t in gone:
-            where = len(zones.get(t, ()))
-            notes.append(
-                f"node pool {pool.name}: {t} is offered in {where} AZ(s) of "
-                f"{config.aws.region}; dropped"
-            )
+        keep = [t for t in pool.instance_types if not _missing(zones, t, azs)]
+        for t in pool.instance_types:
+            if t not in keep:
+                notes.append(
+                    f"node pool {pool.name}: {t} is not offered in "
+                    f"{', '.join(_missing(zones, t, azs))} (the cluster's AZs: {where}); dropped"
+                )
         if not keep:
             problems.append(
-                f"node pool {pool.name}: none of its instance types is offered in 2 AZs"
+                f"node pool {pool.name}: none of its instance types is offered in every AZ "
+                f"of the cluster ({where})"
             )
             keep = list(pool.instance_types)
         pools.append(pool.model_copy(update={"instance_types": keep}))
@@ -97,28 +143,86 @@ def prune_instance_types(
 
 def check_instance_types(config: HubConfig, clients: AWSClients) -> CheckResult:
     types = sorted({t for p in config.aws.node_pools for t in p.instance_types})
-    zones = offered_zones(clients, types)
-    short = {t: len(zones.get(t, ())) for t in types if len(zones.get(t, ())) < MIN_ZONES}
+    azs = cluster_zones(config, clients)
+    zones = offered_zones(clients, types, azs)
+    short = {t: _missing(zones, t, azs) for t in types if _missing(zones, t, azs)}
     if not short:
-        return CheckResult("instance types", True, f"{len(types)} type(s), each in >= 2 AZs")
-    listing = ", ".join(f"{t} ({n} AZ)" for t, n in sorted(short.items()))
+        return CheckResult(
+            "instance types", True, f"{len(types)} type(s), each in every AZ: {', '.join(azs)}"
+        )
+    listing = ", ".join(f"{t} (not in {', '.join(m)})" for t, m in sorted(short.items()))
     if config.aws.unavailable_instance_types == "fail":
         return CheckResult(
             "instance types",
             False,
-            f"offered in fewer than 2 AZs of {config.aws.region}: {listing}",
+            f"not offered in every AZ of the cluster ({', '.join(azs)}): {listing}",
             "remove them from aws.node_pools, or set aws.unavailable_instance_types: drop",
         )
-    _, notes, problems = prune_instance_types(config, zones)
+    _, notes, problems = prune_instance_types(config, zones, azs)
     if problems:
         return CheckResult(
             "instance types",
             False,
             "; ".join(problems),
-            f"choose instance types offered in {config.aws.region} (EC2 console: Instance Types)",
+            f"choose instance types offered in {', '.join(azs)} (EC2 console: Instance Types)",
             notes,
         )
     return CheckResult("instance types", True, f"{len(short)} type(s) will be dropped", "", notes)
+
+
+# -- existing subnets --------------------------------------------------------------------------
+
+
+def check_subnets(config: HubConfig, clients: AWSClients) -> CheckResult:
+    """Existing subnets: one per AZ and at least two AZs in each list (EFS takes one mount
+    target per AZ, a load balancer one subnet per AZ), all in the VPC, and a public subnet in
+    every AZ with nodes (a load balancer does not send to AZs it has no subnet in)."""
+    existing = config.aws.network.existing
+    if existing is None:
+        return CheckResult("subnets", True, "heliohub creates one private and public subnet per AZ")
+    found = {
+        s["SubnetId"]: s
+        for s in _subnets(
+            clients.client("ec2"), [*existing.private_subnet_ids, *existing.public_subnet_ids]
+        )
+    }
+    problems: list[str] = []
+    zones_of: dict[str, set[str]] = {}
+    for kind in ("private", "public"):
+        path = f"aws.network.existing.{kind}_subnet_ids"
+        ids: list[str] = getattr(existing, f"{kind}_subnet_ids")
+        by_zone: dict[str, list[str]] = defaultdict(list)
+        for sid in ids:
+            subnet = found[sid]
+            by_zone[subnet["AvailabilityZone"]].append(sid)
+            if subnet.get("VpcId") != existing.vpc_id:
+                problems.append(
+                    f"{path}: {sid} is in {subnet.get('VpcId')}, not in {existing.vpc_id}"
+                )
+        for zone, sids in sorted(by_zone.items()):
+            if len(sids) > 1:
+                problems.append(f"{path}: {', '.join(sids)} are all in {zone}; give one per AZ")
+        if len(by_zone) < MIN_ZONES:
+            problems.append(f"{path}: all in {', '.join(sorted(by_zone))}; EKS needs two AZs")
+        zones_of[kind] = set(by_zone)
+    bare = sorted(zones_of["private"] - zones_of["public"])
+    if bare:
+        problems.append(
+            f"aws.network.existing.public_subnet_ids: no public subnet in {', '.join(bare)}, "
+            "where private subnets put nodes"
+        )
+    if problems:
+        return CheckResult(
+            "subnets",
+            False,
+            "; ".join(problems),
+            "list one private and one public subnet of the VPC per AZ, in at least two AZs",
+        )
+    return CheckResult(
+        "subnets",
+        True,
+        "one private and public subnet in each of " + ", ".join(sorted(zones_of["private"])),
+    )
 
 
 # -- quotas ------------------------------------------------------------------------------------
@@ -303,6 +407,7 @@ def run_checks(
     if not results[0].ok:
         return results
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
+        ("subnets", lambda: check_subnets(config, clients)),
         ("instance types", lambda: check_instance_types(config, clients)),
         ("vCPU quotas", lambda: check_quotas(config, clients)),
         ("Cognito domain", lambda: check_cognito_domain(config, clients, our_pool)),
@@ -312,6 +417,8 @@ def run_checks(
     for name, check in checks:
         try:
             results.append(check())
+        except UserError as exc:
+            results.append(CheckResult(name, False, str(exc), "fix aws.network.existing"))
         except (ClientError, BotoCoreError) as exc:
             results.append(
                 CheckResult(

@@ -23,6 +23,7 @@ from heliohub.providers.aws.events import describe_stack, in_progress
 from heliohub.providers.aws.hub_stages import hub_stages, nodegroup_outputs
 from heliohub.providers.aws.preflight import (
     check_cognito_domain,
+    cluster_zones,
     find_hosted_zone,
     offered_zones,
     prune_instance_types,
@@ -165,8 +166,9 @@ class AWSProvider(Provider):
             return self._pruned
         config = self.config
         types = sorted({t for p in config.aws.node_pools for t in p.instance_types})
-        zones = offered_zones(self.clients, types)
-        pruned, notes, problems = prune_instance_types(config, zones)
+        azs = cluster_zones(config, self.clients)
+        zones = offered_zones(self.clients, types, azs)
+        pruned, notes, problems = prune_instance_types(config, zones, azs)
         if config.aws.unavailable_instance_types == "fail" and notes:
             raise UserError(
                 "; ".join(notes).replace("; dropped", "") + ". Remove these types "
