@@ -144,6 +144,8 @@ class HubConfig(Strict):
 
     @model_validator(mode="after")
     def _cloud(self) -> Self:
+        # Every problem is collected, so validate names them all at once.
+        problems = section_problems(self) + honour_problems(self)
         if (
             self.provider == "local"
             and "profiles" in self.model_fields_set
@@ -151,7 +153,7 @@ class HubConfig(Strict):
         ):
             # The defaults are the cloud reference sizes and mean nothing locally (a dumped
             # config carries them back); profiles of the user's own would be silently ignored.
-            raise ValueError(
+            problems.append(
                 "profiles: the local provider cannot enforce server sizes (CPU and memory "
                 "limits); remove `profiles`, or use provider kubernetes or aws"
             )
@@ -161,7 +163,7 @@ class HubConfig(Strict):
             if not self.auth.endpoint_base and not (self.auth.domain_prefix and self.auth.region):
                 missing.append("domain_prefix and region (or endpoint_base)")
             if missing:
-                raise ValueError(
+                problems.append(
                     f"auth: cognito on provider {self.provider} needs {', '.join(missing)}; "
                     "only provider aws creates the user pool and app client itself"
                 )
@@ -170,7 +172,7 @@ class HubConfig(Strict):
             and self.storage.shared.enabled
             and not self.kubernetes.shared_storage_class
         ):
-            raise ValueError(
+            problems.append(
                 "storage.shared.enabled: on provider kubernetes the shared folder needs "
                 "kubernetes.shared_storage_class, a StorageClass that offers ReadWriteMany (EFS, "
                 "Filestore, Azure Files, NFS); the default classes of EKS, GKE, AKS, kind and "
@@ -186,8 +188,7 @@ class HubConfig(Strict):
             try:
                 reserved_domain_words(prefix, " (the default: name plus a hash of domain)")
             except ValueError as exc:
-                raise ValueError(f"auth.domain_prefix: {exc}; set auth.domain_prefix") from None
-        problems = section_problems(self) + honour_problems(self)
+                problems.append(f"auth.domain_prefix: {exc}; set auth.domain_prefix")
         if self.provider == "aws" and not any(p.gpus_per_node for p in self.aws.node_pools):
             problems += [
                 f"profiles.{p.name}.gpus: no node pool has GPUs (aws.node_pools[].gpus_per_node), "
