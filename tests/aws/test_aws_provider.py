@@ -9,6 +9,7 @@ from typing import Any
 
 import aws_test_stacks as ts
 import pytest
+from botocore.stub import Stubber
 
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.errors import UserError
@@ -166,6 +167,97 @@ def test_cluster_parameters_come_from_the_earlier_stacks(aws: AWSClients) -> Non
     )
     again = {s.key: s for s in hub_stages(admin)}["cluster"].parameters(ctx)
     assert again["DeployerPrincipalArn"] == ""  # one principal, one access entry
+
+
+def assumed(aws: AWSClients, role_arn: str) -> AWSClients:
+    creds = aws.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="someone")[
+        "Credentials"
+    ]
+    return AWSClients(
+        region="us-east-1",
+        endpoint_url=aws.endpoint_url,
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+    )
+
+
+def test_an_sso_role_is_named_with_its_path_or_refused(aws: AWSClients) -> None:
+    """Emulator (STS, IAM): an IAM Identity Center role's session is resolved to the role ARN
+    with its aws-reserved path; when iam:GetRole is denied (stubbed with the real API model,
+    the emulator does not enforce IAM) the deployer is told so instead of getting an access
+    entry that matches no one."""
+    iam = aws.client("iam")
+    role = iam.create_role(
+        RoleName="AWSReservedSSO_Ops_0123abcd",
+        Path="/aws-reserved/sso.amazonaws.com/us-east-1/",
+        AssumeRolePolicyDocument="{}",
+    )["Role"]
+    session = assumed(aws, role["Arn"])
+    assert deployer_arn(session) == (
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/us-east-1/"
+        "AWSReservedSSO_Ops_0123abcd"
+    )
+
+    denied = assumed(aws, role["Arn"])
+    stub = Stubber(denied.client("iam"))
+    stub.add_client_error(
+        "get_role",
+        "AccessDenied",
+        "not authorized to perform: iam:GetRole",
+        403,
+        expected_params={"RoleName": "AWSReservedSSO_Ops_0123abcd"},
+    )
+    with stub, pytest.raises(UserError, match=r"iam:GetRole: AccessDenied.*aws-reserved"):
+        deployer_arn(denied)
+
+
+def test_a_second_operator_cannot_silently_take_the_first_ones_access(
+    aws: AWSClients,
+) -> None:
+    """Emulator (STS, IAM, CloudFormation): the cluster stack's deployer entry was made for
+    one operator; `up` by another refuses to replace it until aws.admin_role_arns lists the
+    operators, and then every listed operator gets an entry, the caller included."""
+    iam = aws.client("iam")
+    first = iam.create_role(RoleName="OpsA", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    second = iam.create_role(RoleName="OpsB", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    # The deployed cluster stack, as far as this check reads it: its deployer parameter.
+    aws.client("cloudformation").create_stack(
+        StackName="helio-cluster",
+        TemplateBody=json.dumps(
+            {
+                "Parameters": {"DeployerPrincipalArn": {"Type": "String"}},
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            }
+        ),
+        Parameters=[{"ParameterKey": "DeployerPrincipalArn", "ParameterValue": first}],
+    )
+    config = HubConfig.model_validate({"name": "helio", "provider": "aws"})
+    ctx = StageContext(assumed(aws, second), SilentReporter())
+    ctx.outputs = {
+        "data": {"FileSystemId": "fs-1", "SecretsKeyArn": "arn:key"},
+        "network": {"VpcId": "vpc-1", "PrivateSubnetIds": "subnet-1,subnet-2"},
+    }
+    with pytest.raises(UserError, match=r"access entry is for .*role/OpsA.*aws\.admin_role_arns"):
+        {s.key: s for s in hub_stages(config)}["cluster"].parameters(ctx)
+
+    # The first operator again: their own entry, unchanged.
+    own = StageContext(assumed(aws, first), SilentReporter())
+    own.outputs = ctx.outputs
+    params = {s.key: s for s in hub_stages(config)}["cluster"].parameters(own)
+    assert params["DeployerPrincipalArn"] == first
+
+    both = HubConfig.model_validate(
+        {"name": "helio", "provider": "aws", "aws": {"admin_role_arns": [first, second]}}
+    )
+    stage = {s.key: s for s in hub_stages(both)}["cluster"]
+    assert stage.parameters(ctx)["DeployerPrincipalArn"] == ""
+    cluster = json.loads(stage.template)["Resources"]
+    entries = {
+        r["Properties"]["PrincipalArn"]
+        for r in cluster.values()
+        if r["Type"] == "AWS::EKS::AccessEntry" and "Condition" not in r
+    }
+    assert entries == {first, second}
 
 
 def test_up_refuses_a_cognito_domain_prefix_taken_elsewhere(

@@ -193,6 +193,15 @@ class AWS(Strict):
                 "node pool names that differ only in '-' map to the same CloudFormation id "
                 f"({', '.join(clash)}); rename one"
             )
+        for i, arn in enumerate(self.admin_role_arns):
+            if arn.split(":", 5)[-1].startswith("role/AWSReservedSSO_"):
+                # An access entry must name the role with its path, or it matches no one.
+                raise ValueError(
+                    f"admin_role_arns.{i}: {arn} is an IAM Identity Center (SSO) role without "
+                    "its path; give its full ARN, "
+                    "arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/<region>/"
+                    "AWSReservedSSO_..., as `aws iam get-role --role-name <name>` shows it"
+                )
         for pool in self.node_pools:
             if pool.release_version and not pool.release_version.startswith(
                 self.kubernetes_version + "."

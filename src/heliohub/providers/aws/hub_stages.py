@@ -22,8 +22,11 @@ def nodegroup_outputs(config: HubConfig) -> dict[str, str]:
     return {p.name: f"{pool_id(p)}Name" for p in config.aws.node_pools}
 
 
-def deployer_arn(clients: AWSClients) -> str:
-    """The IAM role or user behind the current credentials, as an access entry needs it."""
+SSO_ROLE_PATH = "aws-reserved/sso.amazonaws.com/"
+
+
+def caller_role_arn(clients: AWSClients) -> str:
+    """The current credentials as an IAM ARN: an assumed role as its role (path unknown)."""
     arn = clients.client("sts").get_caller_identity()["Arn"]
     parts = arn.split(":")
     account, resource = parts[4], parts[5]
@@ -33,13 +36,38 @@ def deployer_arn(clients: AWSClients) -> str:
             "user. Use one (and keep root credentials for account administration)"
         )
     if resource.startswith("assumed-role/"):
-        role = resource.split("/")[1]
-        try:
-            return clients.client("iam").get_role(RoleName=role)["Role"]["Arn"]
-        except ClientError:
-            # Without iam:GetRole the path is unknown; an ARN without it is accepted too.
-            return f"arn:{parts[1]}:iam::{account}:role/{role}"
+        return f"arn:{parts[1]}:iam::{account}:role/{resource.split('/')[1]}"
     return arn
+
+
+def deployer_arn(clients: AWSClients) -> str:
+    """The IAM role or user behind the current credentials, as an access entry needs it: a
+    role with its path (an SSO role's is aws-reserved/sso.amazonaws.com/...), read with
+    iam:GetRole, since an entry without it matches no one."""
+    arn = caller_role_arn(clients)
+    if ":role/" not in arn:
+        return arn
+    role = arn.rsplit("/", 1)[1]
+    try:
+        return str(clients.client("iam").get_role(RoleName=role)["Role"]["Arn"])
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise UserError(
+            f"cannot read the path of your role {role} (iam:GetRole: {code}); the cluster's "
+            "access entry needs the role's full ARN (an SSO role's path is "
+            f"{SSO_ROLE_PATH}<region>/). Allow iam:GetRole on it, or put its full ARN in "
+            "aws.admin_role_arns"
+        ) from exc
+
+
+def deployed_parameter(ctx: StageContext, stack: str, key: str) -> str | None:
+    deployed = describe_stack(ctx.clients.client("cloudformation"), stack)
+    if deployed is None:
+        return None
+    values = {
+        p["ParameterKey"]: p.get("ParameterValue", "") for p in deployed.get("Parameters", [])
+    }
+    return values.get(key)
 
 
 def existing_node_groups(ctx: StageContext, stack: str) -> set[str]:
@@ -89,9 +117,24 @@ def hub_stages(config: HubConfig, versions: ClusterVersions | None = None) -> li
                 ctx.outputs["network"]["VpcId"],
                 ctx.outputs["network"]["PrivateSubnetIds"],
             )
-        deployer = deployer_arn(ctx.clients)
-        if any(_same_principal(deployer, a) for a in config.aws.admin_role_arns):
-            deployer = ""  # one principal, one access entry
+        admins = config.aws.admin_role_arns
+        caller = caller_role_arn(ctx.clients)
+        # One principal, one access entry (and no iam:GetRole needed for a listed admin).
+        listed = any(_same_principal(caller, a) for a in admins)
+        deployer = "" if listed else deployer_arn(ctx.clients)
+        previous = deployed_parameter(ctx, stack_name(config, "cluster"), cl.DEPLOYER)
+        if (
+            previous
+            and not _same_principal(previous, caller)
+            and not any(_same_principal(previous, a) for a in admins)
+        ):
+            # The deployer's entry follows whoever runs up: it would silently lock out the
+            # operator who ran it last.
+            raise UserError(
+                f"the cluster's admin access entry is for {previous}, who ran up last; running "
+                f"up as {deployer or caller} would take that access away. List every operator "
+                "who keeps cluster access in aws.admin_role_arns, then run up again"
+            )
         params = {
             cl.VPC_ID: vpc,
             cl.PRIVATE_SUBNETS: private,
