@@ -23,6 +23,7 @@ from heliohub.render.auth import auth_settings
 from heliohub.render.cloudformation import render_aws
 from heliohub.render.cloudformation.autoscaler import TEMPLATE_PREFIX
 from heliohub.render.helm import public_url
+from heliohub.render.helm.pools import core_pool
 from heliohub.render.outputs import AWSOutputs
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -196,6 +197,15 @@ def assert_pools(templates: dict[str, dict[str, Any]], config: HubConfig) -> Non
     assert set(groups) == {p.name for p in config.aws.node_pools}
     role = json.dumps(cluster["ClusterAutoscalerRole"])
     assert "eks:DescribeNodegroup" in role
+    # The hub's database volume is zonal: the services group, where the hub runs, stays in
+    # one AZ (the first private subnet); every other group spans them all.
+    core = core_pool(config)
+    for pool in config.aws.node_pools:
+        subnets = groups[pool.name]["Properties"]["Subnets"]
+        if pool is core:
+            assert subnets == [{"Fn::Select": [0, {"Ref": "PrivateSubnetIds"}]}], pool.name
+        else:
+            assert subnets == {"Ref": "PrivateSubnetIds"}, pool.name
     for pool in config.aws.node_pools:
         props = groups[pool.name]["Properties"]
         tags = props["Tags"]

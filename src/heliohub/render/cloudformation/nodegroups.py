@@ -6,7 +6,7 @@ and network interfaces with the deployment, encrypt the root volume, and require
 
 from __future__ import annotations
 
-from troposphere import Equals, GetAtt, If, Output, Parameter, Ref, Template, ec2, eks
+from troposphere import Equals, GetAtt, If, Output, Parameter, Ref, Select, Template, ec2, eks
 
 from heliohub.config import HubConfig
 from heliohub.config.aws import NodePool, instance_arch, logical_id
@@ -17,6 +17,7 @@ from heliohub.render.cloudformation.tagging import tag_map, tags
 from heliohub.render.eks import NODE_POOL_LABEL
 from heliohub.render.eks import pool_labels as pool_labels
 from heliohub.render.eks import pool_taints as pool_taints
+from heliohub.render.helm.pools import core_pool
 
 EKS_EFFECTS = {
     "NoSchedule": "NO_SCHEDULE",
@@ -58,8 +59,13 @@ def add_node_groups(
     private_subnets: object,
     after: list[str],
 ) -> None:
+    core = core_pool(config)
     for pool in config.aws.node_pools:
-        _node_group(t, config, pool, cluster, node_role, private_subnets, after)
+        # The hub database is an EBS volume, which lives in one AZ. A services group spanning
+        # two could replace its node with one in the other AZ, where the hub cannot start and
+        # the autoscaler cannot choose the AZ of a new node: the group stays in the first.
+        subnets = [Select(0, private_subnets)] if pool is core else private_subnets
+        _node_group(t, config, pool, cluster, node_role, subnets, after)
 
 
 def _node_group(
