@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from heliohub.config import REAL_AUTH_TYPES, LoadedConfig
 from heliohub.config.auth import SharedPasswordAuth
@@ -382,12 +383,15 @@ class LocalProvider(Provider):
                     self.reporter.info("interrupted: stopping what was started")
                     self._stop(self._deployment_id, run)
                 raise
+        if options.detach:
+            self._started_hints(run)
+            return self.status()
+        return self._foreground(run)
+
+    def _started_hints(self, run: state.RunState) -> None:
         self.reporter.info(f"hub: {run.url}")
         self.reporter.info(self._login_hint())
         self.reporter.info(f"logs: {self.layout.logs_dir} (`heliohub logs -f`)")
-        if options.detach:
-            return self.status()
-        return self._foreground(run)
 
     def _heal_running(self, run: state.RunState) -> Status:
         """`up` on a running deployment: bring the programs in line, stop no user's work.
@@ -575,12 +579,14 @@ class LocalProvider(Provider):
         )
 
     def _foreground(self, run: state.RunState) -> Status:
-        self.reporter.info("running in the foreground; Ctrl-C stops everything")
-        # SIGTERM and SIGHUP (a closed terminal) take the Ctrl-C way out, cleanup included.
-        previous = {
-            sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
-        }
+        # SIGTERM and SIGHUP (a closed terminal) take the Ctrl-C way out, cleanup included;
+        # a signal at any moment from here on, even while printing, gets there.
+        previous: dict[int, Any] = {}
         try:
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                previous[sig] = signal.signal(sig, _raise_interrupt)
+            self._started_hints(run)
+            self.reporter.info("running in the foreground; Ctrl-C stops everything")
             while processes.is_ours(run.hub_pid, run.deployment_id):
                 if state.stop_requested(self.layout.state_dir):
                     break
