@@ -335,6 +335,42 @@ def test_kubernetes_version(aws: AWSClients) -> None:
     assert not old.ok and old.fix.endswith("1.30, 1.33, 1.34")
 
 
+def test_services_pool_holds_its_pods_and_a_rolling_update(aws: AWSClients) -> None:
+    """Emulator (EC2 instance types): one t3a.medium takes 17 pods with the VPC CNI, 5 of them
+    DaemonSets; the services need 16 more with a rolling update's. The reference pool (two
+    nodes) passes, one node fails with the size that fits, and a t3a.large (35) alone fits."""
+    assert pf.pods_per_type(aws, ["t3a.medium", "t3a.large"]) == {
+        "t3a.medium": 17,
+        "t3a.large": 35,
+    }
+    reference = pf.check_services_capacity(config(), aws)
+    assert reference.ok and "2 x t3a.medium" in reference.detail
+
+    def services(instance_types: list[str], min_size: int) -> HubConfig:
+        pool = {
+            "name": "services",
+            "instance_types": instance_types,
+            "min_size": min_size,
+            "max_size": 3,
+            "labels": {"hub.jupyter.org/node-purpose": "core"},
+        }
+        return config(
+            aws=pools(pool), dask={"worker_node_pool": "services", "gpu_worker_node_pool": None}
+        )
+
+    one = pf.check_services_capacity(services(["t3a.medium"], 1), aws)
+    assert not one.ok
+    assert "1 x t3a.medium (max 17 pods" in one.detail and "hold 12 service pods" in one.detail
+    assert "the services need 16" in one.detail
+    assert "set min_size of node pool services to 2" in one.fix
+    # The smallest type of the pool decides: the autoscaler may pick it.
+    mixed = pf.check_services_capacity(services(["t3a.large", "t3a.medium"], 1), aws)
+    assert not mixed.ok and "1 x t3a.medium" in mixed.detail
+    assert pf.check_services_capacity(services(["t3a.large"], 1), aws).ok
+    none = pf.check_services_capacity(services(["t3a.large"], 0), aws)
+    assert not none.ok and "hold 0 service pods" in none.detail
+
+
 def test_validate_online_prints_each_check_and_fails(
     aws: AWSClients, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -361,6 +397,7 @@ def test_validate_online_prints_each_check_and_fails(
         "fix: request increases in the Service Quotas console",
         f"pass Cognito domain: prefix {cfg.cognito_domain_prefix()!r} is free",
         "pass Route53 zone: example.org",
+        "pass services pool: node pool services: 2 x t3a.medium",
         "pass Kubernetes version: 1.34",
     ):
         assert line in out, line

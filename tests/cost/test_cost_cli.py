@@ -18,7 +18,7 @@ def test_cost_json_matches_the_table() -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["idle_monthly"] == 199.90
+    assert data["idle_monthly"] == 233.75
     assert data["source"].startswith("shipped table of ")
     assert [h["what"] for h in data["user_hours"]] == ["small", "large", "extra-large", "gpu"]
 
@@ -30,8 +30,8 @@ def test_cost_table_prints_total_and_assumptions() -> None:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    # 199.90 less the 30.00 of 100 GiB EFS; no Cognito pool with shared-password login
-    assert "169.90" in result.stdout
+    # 233.75 less the 30.00 of 100 GiB EFS; no Cognito pool with shared-password login
+    assert "203.75" in result.stdout
     assert "Cognito" not in result.stdout
     assert "assumed 40% of on-demand" in result.stdout
 

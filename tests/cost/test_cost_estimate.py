@@ -36,13 +36,13 @@ def test_heliocloud_reference_idle_month() -> None:
         "NAT gateways": 32.85,  # 1 x 0.045 x 730
         "load balancer (hub proxy)": 18.25,  # 0.025 x 730
         "public IPv4 addresses": 10.95,  # (1 NAT address + 2 zones of the LB) x 0.005 x 730
-        "services nodes (minimum size)": 27.45,  # 1 x t3a.medium 0.0376 x 730
-        "services node disks": 6.40,  # 1 x 80 GiB x 0.08
+        "services nodes (minimum size)": 54.90,  # 2 x t3a.medium 0.0376 x 730
+        "services node disks": 12.80,  # 2 x 80 GiB x 0.08
         "EFS homes": 30.00,  # 100 GiB x 0.30
         "KMS key (Kubernetes secrets)": 1.00,
         "Cognito user pool": 0.00,  # free below 10,000 monthly active users
     }
-    assert result.idle_monthly == 199.90
+    assert result.idle_monthly == 233.75
 
 
 def test_heliocloud_reference_user_and_worker_hours() -> None:

@@ -98,7 +98,9 @@ def _reference_pools() -> list[NodePool]:
         NodePool(
             name="services",
             instance_types=["t3a.medium"],
-            min_size=1,
+            # Two: one t3a.medium takes 17 pods with the VPC CNI, the services need about 21
+            # (validate --online checks it).
+            min_size=2,
             max_size=2,
             labels={"hub.jupyter.org/node-purpose": "core"},
         ),

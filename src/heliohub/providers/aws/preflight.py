@@ -23,6 +23,7 @@ from heliohub.render.cloudformation.naming import (
     creates_user_pool,
     managed_cognito,
 )
+from heliohub.render.helm.pools import core_pool
 
 MIN_ZONES = 2
 
@@ -282,6 +283,66 @@ def check_quotas(config: HubConfig, clients: AWSClients) -> CheckResult:
     return CheckResult("vCPU quotas", True, "; ".join(f[0] for f in fine) or "nothing to check")
 
 
+# -- services pool capacity ----------------------------------------------------------------------
+
+# Pods on the services pool besides user servers: the hub, the proxy, two user-schedulers, the
+# gateway's API server, controller and traefik, the cluster-autoscaler, and kube-system's
+# coredns and EBS and EFS CSI controllers (two of each); every other pool is tainted.
+SERVICE_PODS = 14
+# One pod on every node for each DaemonSet: aws-node, kube-proxy, eks-pod-identity-agent and
+# the EBS and EFS CSI node plugins.
+DAEMONSET_PODS = 5
+# A Deployment's rolling update starts the new pod before it stops the old one.
+ROLLING_SURGE = 2
+
+
+def max_pods(enis: int, ips_per_eni: int) -> int:
+    """Pods a node takes with the VPC CNI: one IP per pod, less each ENI's primary IP, plus the
+    two host-network pods (AWS's eni-max-pods.txt formula; t3a.medium gives 17)."""
+    return enis * (ips_per_eni - 1) + 2
+
+
+def pods_per_type(clients: AWSClients, types: list[str]) -> dict[str, int]:
+    ec2 = clients.client("ec2")
+    result: dict[str, int] = {}
+    for start in range(0, len(types), 100):
+        page = ec2.describe_instance_types(InstanceTypes=types[start : start + 100])
+        for t in page["InstanceTypes"]:
+            net = t["NetworkInfo"]
+            result[t["InstanceType"]] = max_pods(
+                int(net["MaximumNetworkInterfaces"]), int(net["Ipv4AddressesPerInterface"])
+            )
+    return result
+
+
+def check_services_capacity(config: HubConfig, clients: AWSClients) -> CheckResult:
+    """The services pool at its minimum holds the services' pods and a rolling update's new
+    ones: the pods that do not fit stay Pending, and the autoscaler that would add a node is
+    one of them."""
+    core = core_pool(config)
+    if core is None:
+        return CheckResult("services pool", True, "no services pool to check")
+    need = SERVICE_PODS + ROLLING_SURGE
+    pods = pods_per_type(clients, sorted(set(core.instance_types)))
+    smallest = min(core.instance_types, key=lambda t: pods.get(t, 0))
+    per_node = pods.get(smallest, 0) - DAEMONSET_PODS
+    holds = core.min_size * max(per_node, 0)
+    found = (
+        f"node pool {core.name}: {core.min_size} x {smallest} (max {pods.get(smallest, 0)} pods "
+        f"with the VPC CNI, {DAEMONSET_PODS} of them DaemonSets) hold {holds} service pods"
+    )
+    if holds >= need:
+        return CheckResult("services pool", True, found)
+    nodes = math.ceil(need / per_node) if per_node > 0 else None
+    return CheckResult(
+        "services pool",
+        False,
+        f"{found}; the services need {need} with room for a rolling update",
+        (f"set min_size of node pool {core.name} to {nodes}, or " if nodes else "")
+        + "use a larger instance type (t3a.large takes 35 pods)",
+    )
+
+
 # -- Cognito, Route53, EKS ---------------------------------------------------------------------
 
 
@@ -410,6 +471,7 @@ def run_checks(
         ("subnets", lambda: check_subnets(config, clients)),
         ("instance types", lambda: check_instance_types(config, clients)),
         ("vCPU quotas", lambda: check_quotas(config, clients)),
+        ("services pool", lambda: check_services_capacity(config, clients)),
         ("Cognito domain", lambda: check_cognito_domain(config, clients, our_pool)),
         ("Route53 zone", lambda: check_hosted_zone(config, clients)),
         ("Kubernetes version", lambda: check_kubernetes_version(config, clients)),
