@@ -333,4 +333,4 @@ def test_an_update_leaves_desired_size_to_the_autoscaler(aws: AWSClients) -> Non
     assert desired_size(template, "Services", params) is None
     assert desired_size(template, "Gpu", params) == 0  # not created yet
     first = {**params, **{k: "false" for k in params if k.endswith("Exists")}}
-    assert desired_size(template, "Services", first) == 1
+    assert desired_size(template, "Services", first) == 2  # the reference min_size
