@@ -71,7 +71,7 @@ CONFIGS: dict[str, tuple[dict[str, Any], AWSOutputs | None]] = {
             "name": "heliohub",
             "domain": "hub.example.org",
             "https": {"mode": "letsencrypt", "contact_email": "admin@example.org"},
-            "auth": {"type": "shared-password", "admin_users": ["admin"]},
+            "auth": {"type": "native", "admin_users": ["admin"]},
             "storage": {"shared": {"name": "efs"}, "s3_buckets": [{"name": "helio-public"}]},
         },
         outputs(),

@@ -15,6 +15,7 @@ LETSENCRYPT = {
     "provider": "aws",
     "domain": "hub.example.org",
     "https": {"mode": "letsencrypt", "contact_email": "admin@example.org"},
+    "auth": {"type": "native"},
 }
 
 

@@ -84,7 +84,15 @@ def test_no_gpu_option_without_a_gpu_pool() -> None:
 
 
 def test_hub_reads_secret_traits_from_its_environment(monkeypatch) -> None:
-    cfg, outs = config("aws-heliocloud")
+    # A shared password only on a hub that is not public (https off).
+    _, outs = config("aws-heliocloud")
+    cfg = parse(
+        {
+            "provider": "aws",
+            "name": "heliohub",
+            "auth": {"type": "shared-password", "admin_users": ["admin"]},
+        }
+    )
     values = yaml.safe_load(render_kubernetes(cfg, outs)["kubernetes/jupyterhub-values.yaml"])
     env = values["hub"]["extraEnv"]["HELIOHUB_SHARED_PASSWORD"]
     assert env["valueFrom"]["secretKeyRef"] == {

@@ -111,6 +111,8 @@ def aws_configs(draw: st.DrawFn) -> HubConfig:
             )
         ),
         "domain": "hub.example.org",
+        # A public hub (https on) needs a real login.
+        "auth": {"type": "native"},
     }
     del data["namespace_unused"]
     return parse(data)
@@ -200,7 +202,14 @@ def test_profiles_land_on_their_pools(cfg: HubConfig) -> None:
 
 def test_wiring_on_any_cluster() -> None:
     for https in ({"mode": "off"}, {"mode": "letsencrypt", "contact_email": "a@example.org"}):
-        cfg = parse({"provider": "kubernetes", "domain": "hub.example.org", "https": https})
+        cfg = parse(
+            {
+                "provider": "kubernetes",
+                "domain": "hub.example.org",
+                "https": https,
+                "auth": {"type": "native"},
+            }
+        )
         check_gateway_wiring(cfg)
         hub, _, _ = _values(cfg)
         # not AWS: the cluster's nodes are not heliohub's, so no selectors are invented

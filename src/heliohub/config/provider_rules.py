@@ -88,6 +88,16 @@ def honour_problems(config: HubConfig) -> list[str]:
                 f"domain: required for auth type {config.auth.type} on provider {provider} "
                 "(the login callback is https://<domain>/hub/oauth_callback)"
             )
+    public = config.https.mode in ("letsencrypt", "acm")
+    if provider != "local" and public and config.auth.type == "shared-password":
+        # With HTTPS proxy-public gets a load balancer: one password for everyone on the
+        # internet is no login.
+        problems.append(
+            f"auth.type: shared-password is one password for everyone, not a login for a hub "
+            f"public on the internet (https.mode {config.https.mode} gives it a load balancer); "
+            "allowed: native, oidc, cognito or github, or https.mode off (reached through "
+            "kubectl port-forward)"
+        )
     if provider != "local":
         if config.dask.max_clusters_per_user is not None:
             problems.append(
