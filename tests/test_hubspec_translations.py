@@ -2,11 +2,12 @@
 
 Over generated configs (hypothesis), the same `dask`, `culling` and login settings are rendered
 for provider local and for provider kubernetes, and both results are loaded as their programs
-load them: the local hub's and gateway's config files through traitlets' own loader, the
-chart's values as YAML with the gateway's extraConfig run against dask-gateway-server's real
-Options. Then the bounds and defaults of the cluster options, what the handler makes of a
-choice, the gateway's limits, the service names and prefix, the scopes and the culling must be
-the same. A drift between the two renderers fails here.
+load them: the local hub's and gateway's config files through traitlets' own loader (the idle
+culler's options from the program list the supervisor runs), the chart's values as YAML with the
+gateway's extraConfig run against dask-gateway-server's real Options. Then the bounds and
+defaults of the cluster options, what the handler makes of a choice, the gateway's limits, the
+service names and prefix, the scopes and the culling must be the same. A drift between the two
+renderers fails here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from heliohub.hubspec import hub_spec
 from heliohub.render import local as local_render
 from heliohub.render.helm import render_kubernetes
 from heliohub.render.local import render_local
+from heliohub.render.local_supervision import programs
 
 # What `heliohub up` would set on the hub: every variable render/local.py lists, with stand-ins.
 RUNTIME_ENV = {
@@ -100,12 +102,14 @@ def _bounds(options: Any) -> dict[str, tuple[Any, Any, Any]]:
     return {f.field: (f.min, f.max, f.default) for f in options.fields if hasattr(f, "min")}
 
 
-def _culler_args(hub: Config) -> dict[str, int]:
-    services = {s["name"]: s for s in hub.JupyterHub.services}
-    if "idle-culler" not in services:
+def _culler_args(settings: dict[str, Any]) -> dict[str, int]:
+    """The local idle culler's options, from the program the supervisor runs."""
+    config = parse({**settings, "provider": "local"})
+    culler = [p for p in programs(config) if p.name == "idle-culler"]
+    if not culler:
         return {}
-    args = dict(a.removeprefix("--").split("=") for a in services["idle-culler"]["command"][1:])
-    return {k: int(v) for k, v in args.items()}
+    options = [a for a in culler[0].argv if a.startswith("--")]
+    return {k: int(v) for k, v in (a.removeprefix("--").split("=") for a in options)}
 
 
 @settings(max_examples=25, deadline=None)
@@ -163,12 +167,13 @@ def test_services_scopes_and_culling_agree(settings_: dict[str, Any]) -> None:
     # The same services (the chart runs its own culler: `cull` below).
     local_services = {s["name"]: s for s in local_hub.JupyterHub.services}
     assert set(local_services) - {"idle-culler"} == set(hub["services"])
+    assert ("idle-culler" in local_services) is hub_values["cull"]["enabled"]
     for name, service in hub["services"].items():
         assert bool(local_services[name].get("admin")) is bool(service.get("admin")), name
     assert local_hub.Spawner.default_url == hub_values["singleuser"]["defaultUrl"]
     # Culling.
     cull = hub_values["cull"]
-    culler = _culler_args(local_hub)
+    culler = _culler_args(settings_)
     assert bool(culler) == cull["enabled"]
     if culler:
         assert culler["timeout"] == cull["timeout"]

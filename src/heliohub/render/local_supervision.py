@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from heliohub.config import HubConfig
+from heliohub.hubspec import hub_spec
 
 # Seconds between a crash and the restart: long enough not to spin on a program that cannot
 # start, short enough that users barely notice.
@@ -61,7 +62,8 @@ def programs(config: HubConfig) -> list[Program]:
             stop_s=30,
         ),
     ]
-    culling = config.culling
+    # The idle culler, with the hub spec's culling (the chart's `cull` values are the same).
+    culling = hub_spec(config).culling
     if culling.enabled:
         args = [f"--timeout={culling.server_idle_timeout_s}", f"--cull-every={culling.every_s}"]
         if culling.max_age_s:
