@@ -42,6 +42,8 @@ def _cognito(provider: str = "local", **extra: Any) -> HubConfig:
     data: dict[str, Any] = {"provider": provider, "auth": auth}
     if provider == "aws":
         data["domain"] = "hub.example.org"
+        # Cognito accepts only https callbacks.
+        data["https"] = {"mode": "letsencrypt", "contact_email": "ops@example.org"}
     return parse(data)
 
 

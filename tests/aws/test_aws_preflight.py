@@ -26,6 +26,9 @@ from heliohub.providers.base import SilentReporter
 
 def config(**extra: Any) -> HubConfig:
     data: dict[str, Any] = {"name": "helio", "provider": "aws"}
+    if extra.get("auth", {}).get("type") == "cognito":
+        # Cognito accepts only https callbacks.
+        data["https"] = {"mode": "letsencrypt", "contact_email": "ops@example.org"}
     data.update(extra)
     return HubConfig.model_validate(data)
 

@@ -137,6 +137,7 @@ def test_cluster_parameters_come_from_the_earlier_stacks(aws: AWSClients) -> Non
             "name": "helio",
             "provider": "aws",
             "domain": "hub.example.org",
+            "https": {"mode": "letsencrypt", "contact_email": "ops@example.org"},
             "auth": {"type": "cognito", "admin_users": ["a@example.org"]},
         }
     )
@@ -268,6 +269,7 @@ def test_up_refuses_a_cognito_domain_prefix_taken_elsewhere(
     cfg = loaded(
         tmp_path,
         domain="hub.example.org",
+        https={"mode": "letsencrypt", "contact_email": "ops@example.org"},
         auth={"type": "cognito", "admin_users": ["a@example.org"]},
     )
     prefix = cfg.config.cognito_domain_prefix()

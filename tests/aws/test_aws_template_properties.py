@@ -88,6 +88,7 @@ def generated(seed: int) -> HubConfig:
         data["aws"]["network"] = {"availability_zones": rng.randint(2, 4)}
     if rng.random() < 0.6:
         data["domain"] = f"hub{seed}.example.org"
+        data["https"] = {"mode": "letsencrypt", "contact_email": "ops@example.org"}
         data["auth"] = {
             "type": "cognito",
             "admin_users": ["admin@example.org"],

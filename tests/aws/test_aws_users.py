@@ -22,6 +22,7 @@ CONFIG: dict[str, Any] = {
     "name": "pooltest",
     "provider": "aws",
     "domain": "hub.example.org",
+    "https": {"mode": "letsencrypt", "contact_email": "ops@example.org"},
     "auth": {
         "type": "cognito",
         "admin_users": ["boss@example.org"],

@@ -98,6 +98,11 @@ def honour_problems(config: HubConfig) -> list[str]:
             "allowed: native, oidc, cognito or github, or https.mode off (reached through "
             "kubectl port-forward)"
         )
+    if provider == "aws" and config.auth.type == "cognito" and not public:
+        problems.append(
+            "https.mode: off, but Cognito accepts only https callback URLs; allowed with "
+            "cognito login: acm or letsencrypt"
+        )
     if provider != "local":
         if config.dask.max_clusters_per_user is not None:
             problems.append(
