@@ -11,39 +11,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from auth.hub import Hub, api, password_login
+from auth.hub import Hub, alert, api, password_login, signup
 
 pytestmark = pytest.mark.integration
 
 ADMIN = "ada"
 # An admin whose account the operator has not created yet: nobody may take the name.
 LATER_ADMIN = "root-admin"
-
-
-def signup(hub: Hub, username: str, password: str, confirmation: str | None = None) -> str:
-    """The sign-up form as a browser posts it; returns the message the page shows."""
-    session = requests.Session()
-    session.get(f"{hub.url}/hub/signup", timeout=30).raise_for_status()
-    page = session.post(
-        f"{hub.url}/hub/signup",
-        data={
-            "username": username,
-            "signup_password": password,
-            "signup_password_confirmation": password if confirmation is None else confirmation,
-            "_xsrf": session.cookies.get("_xsrf", ""),
-        },
-        timeout=30,
-    )
-    assert page.status_code in (200, 403), page.text[:500]
-    return alert(page)
-
-
-def alert(page: requests.Response) -> str:
-    """The alert a nativeauthenticator page shows, as "<alert class>: <text>"."""
-    match = re.search(r'<div class="alert (alert-\w+)[^"]*"[^>]*>(.*?)</div>', page.text, re.S)
-    assert match, page.text[:2000]
-    text = " ".join(re.sub(r"<[^>]+>", " ", match.group(2)).split())
-    return f"{match.group(1)}: {text}"
 
 
 def login(hub: Hub, username: str, password: str) -> tuple[requests.Session, requests.Response]:

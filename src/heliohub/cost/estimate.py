@@ -61,43 +61,30 @@ def _money(x: float) -> str:
     return f"${whole}.{frac.ljust(2, '0')}"
 
 
+def _hourly(item: str, count: int, price_hour: float) -> Line:
+    """A line for `count` things billed by the hour, running all month."""
+    return Line(
+        item=item,
+        quantity=f"{count} x {_money(price_hour)}/h",
+        monthly=count * price_hour * HOURS_PER_MONTH,
+    )
+
+
 def idle_lines(shape: Shape, prices: Prices, storage_gib: float) -> list[Line]:
     """Monthly cost of what runs with nobody logged in."""
     h = HOURS_PER_MONTH
     lines: list[Line] = []
     if shape.clusters:
-        lines.append(
-            Line(
-                item="EKS control plane",
-                quantity=f"{shape.clusters} x {_money(prices.eks_cluster_hour)}/h",
-                monthly=shape.clusters * prices.eks_cluster_hour * h,
-            )
-        )
+        lines.append(_hourly("EKS control plane", shape.clusters, prices.eks_cluster_hour))
     if shape.nat_gateways:
-        lines.append(
-            Line(
-                item="NAT gateways",
-                quantity=f"{shape.nat_gateways} x {_money(prices.nat_gateway_hour)}/h",
-                monthly=shape.nat_gateways * prices.nat_gateway_hour * h,
-            )
-        )
+        lines.append(_hourly("NAT gateways", shape.nat_gateways, prices.nat_gateway_hour))
     if shape.load_balancers:
         lines.append(
-            Line(
-                item="load balancer (hub proxy)",
-                quantity=f"{shape.load_balancers} x {_money(prices.load_balancer_hour)}/h",
-                monthly=shape.load_balancers * prices.load_balancer_hour * h,
-            )
+            _hourly("load balancer (hub proxy)", shape.load_balancers, prices.load_balancer_hour)
         )
     addresses = shape.elastic_ips + shape.load_balancers * shape.availability_zones
     if addresses:
-        lines.append(
-            Line(
-                item="public IPv4 addresses",
-                quantity=f"{addresses} x {_money(prices.public_ipv4_hour)}/h",
-                monthly=addresses * prices.public_ipv4_hour * h,
-            )
-        )
+        lines.append(_hourly("public IPv4 addresses", addresses, prices.public_ipv4_hour))
     for group in shape.node_groups:
         if not group.min_size or not group.instance_types:
             continue

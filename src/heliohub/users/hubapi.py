@@ -48,15 +48,7 @@ class HubAPI:
         return json.loads(text) if text else None
 
     def users(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = self.call("GET", f"/users?{urlencode({'offset': offset})}", accept=PAGINATION)
-            out += page["items"]
-            nxt = page.get("_pagination", {}).get("next")
-            if not nxt:
-                return out
-            offset = int(nxt["offset"])
+        return self._all_pages("/users")
 
     def user(self, name: str) -> dict[str, Any] | None:
         try:
@@ -67,10 +59,14 @@ class HubAPI:
             raise
 
     def groups(self) -> list[dict[str, Any]]:
+        return self._all_pages("/groups")
+
+    def _all_pages(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a paginated list; the hub caps each page."""
         out: list[dict[str, Any]] = []
         offset = 0
         while True:
-            page = self.call("GET", f"/groups?{urlencode({'offset': offset})}", accept=PAGINATION)
+            page = self.call("GET", f"{path}?{urlencode({'offset': offset})}", accept=PAGINATION)
             out += page["items"]
             nxt = page.get("_pagination", {}).get("next")
             if not nxt:
