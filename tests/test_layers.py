@@ -1,12 +1,15 @@
 """The layers import downwards only: config, hub spec and the health check know no provider,
 render knows no provider, and no library module reaches the CLI. Checked in fresh
-interpreters, by what each import actually loads."""
+interpreters, by what each import actually loads; and, since a function can import late, in
+the source of every provider module: none imports the health check (the CLI hands it over)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,9 +37,9 @@ RULES = {
         "heliohub.render.cloudformation",
         "troposphere",
     ),
-    "heliohub.providers.local.provider": ("heliohub.cli",),
-    "heliohub.providers.aws.provider": ("heliohub.cli",),
-    "heliohub.providers.kubernetes.provider": ("heliohub.cli",),
+    "heliohub.providers.local.provider": ("heliohub.cli", "heliohub.check"),
+    "heliohub.providers.aws.provider": ("heliohub.cli", "heliohub.check"),
+    "heliohub.providers.kubernetes.provider": ("heliohub.cli", "heliohub.check"),
 }
 
 
@@ -49,3 +52,32 @@ def test_imports_go_down_only(module: str) -> None:
     for forbidden in RULES[module]:
         reached = [m for m in loaded if m == forbidden or m.startswith(forbidden + ".")]
         assert not reached, f"{module} loads {reached[:3]}"
+
+
+PROVIDERS = Path(__file__).parents[1] / "src" / "heliohub" / "providers"
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_no_provider_module_imports_the_health_check() -> None:
+    """Also late imports inside functions: providers are given the check (`check(run)`)."""
+    sources = sorted(PROVIDERS.rglob("*.py"))
+    assert len(sources) > 20  # the providers' tree, not an empty folder
+    offenders = {
+        str(path.relative_to(PROVIDERS)): sorted(
+            name
+            for name in _imported(ast.parse(path.read_text()))
+            if name == "heliohub.check" or name.startswith("heliohub.check.")
+        )
+        for path in sources
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}

@@ -11,7 +11,7 @@ import pytest
 
 from heliohub.config import HubConfig, LoadedConfig, parse
 from heliohub.errors import RefusedError, UserError
-from heliohub.providers.base import SilentReporter, UpOptions
+from heliohub.providers.base import CheckReport, SilentReporter, UpOptions
 from heliohub.providers.local import LocalProvider, isolation, state
 from heliohub.providers.local import secrets as secret_files
 from heliohub.providers.local.exposure import check_exposure
@@ -228,8 +228,12 @@ def test_status_and_down_without_a_deployment(tmp_path: Path) -> None:
     from heliohub.providers.base import DownOptions
 
     provider.down(DownOptions())
+
+    def journey(hub_url: str, token: str, **kwargs: object) -> CheckReport:
+        raise AssertionError(f"the journey started against {hub_url} with no hub running")
+
     with pytest.raises(UserError, match="not running"):
-        provider.check()
+        provider.check(journey)
 
 
 def test_auto_isolation_falls_back_only_when_system_users_cannot_work(tmp_path: Path) -> None:

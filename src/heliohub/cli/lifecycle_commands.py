@@ -193,7 +193,10 @@ def plan(config: ConfigOption = None) -> None:
 @handle_errors
 def check(config: ConfigOption = None) -> None:
     """Health check as a user: log in, start a server, compute on Dask, clean up."""
-    report = _provider(config).check()
+    # The journey is a library beside the providers: they are handed it, never import it.
+    from heliohub.check import run_check
+
+    report = _provider(config).check(run_check)
     for step in report.steps:
         mark = "[green]✓[/]" if step.ok else "[red]✗[/]"
         console.print(f"{mark} {step.name} [dim]{step.seconds:.2f}s[/] {step.detail}")

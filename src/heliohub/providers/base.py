@@ -12,11 +12,20 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-# The health check (heliohub.check) is a library below the providers; its report is theirs.
+# The health check (heliohub.check) is a library beside the providers: the CLI hands its runner
+# to `check`, and providers know only its report types.
 from heliohub.check_report import CheckReport as CheckReport
 from heliohub.check_report import CheckStep as CheckStep
 from heliohub.config import LoadedConfig
 from heliohub.errors import UserError
+
+
+class CheckRunner(Protocol):
+    """The user's journey through a hub (heliohub.check.run_check), given to `Provider.check`."""
+
+    def __call__(
+        self, hub_url: str, token: str, *, username: str | None = None, verify_tls: bool = True
+    ) -> CheckReport: ...
 
 
 class Reporter(Protocol):
@@ -166,8 +175,9 @@ class Provider(abc.ABC):
     def status(self) -> Status: ...
 
     @abc.abstractmethod
-    def check(self) -> CheckReport:
-        """A user's journey: log in, start a server, compute on a Dask cluster, clean up."""
+    def check(self, run: CheckRunner) -> CheckReport:
+        """A user's journey (`run`): log in, start a server, compute on a Dask cluster, clean
+        up; the provider finds the hub's address and the check service's token."""
 
     def operation_lock(self, what: str) -> AbstractContextManager[None]:
         """One `up`, `down` or upgrade at a time; the CLI holds it around each of them."""

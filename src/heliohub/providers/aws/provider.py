@@ -53,6 +53,7 @@ from heliohub.providers.aws.upgrade_preflight import (
 )
 from heliohub.providers.base import (
     CheckReport,
+    CheckRunner,
     CheckStep,
     Component,
     DownOptions,
@@ -82,7 +83,7 @@ class HubLayer(Protocol):
 
     def doctor(self) -> list[Finding]: ...
 
-    def check(self) -> CheckReport: ...
+    def check(self, run: CheckRunner) -> CheckReport: ...
 
     def user_server_count(self) -> int: ...
 
@@ -503,7 +504,7 @@ class AWSProvider(Provider):
             raise UserError("this AWS provider has no Kubernetes layer to read logs from")
         return kube_logs(layer.kube, layer.namespace, follow, lines)
 
-    def check(self) -> CheckReport:
+    def check(self, run: CheckRunner) -> CheckReport:
         report = CheckReport()
         for component in self.status().components:
             start = time.monotonic()
@@ -519,7 +520,7 @@ class AWSProvider(Provider):
             with aws_errors():
                 layer = self._layer(self._outputs(self.engine().outputs()))
             if layer is not None:
-                report.steps += layer.check().steps
+                report.steps += layer.check(run).steps
         return report
 
     def preflight(self) -> list[PreflightResult]:

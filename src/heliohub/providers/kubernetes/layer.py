@@ -18,7 +18,7 @@ import yaml
 
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.errors import RefusedError, UserError
-from heliohub.providers.base import CheckReport, Component, Reporter
+from heliohub.providers.base import CheckReport, CheckRunner, Component, Reporter
 from heliohub.providers.kubernetes import applied
 from heliohub.providers.kubernetes import doctor as doc
 from heliohub.providers.kubernetes.dns import (
@@ -458,16 +458,14 @@ class KubernetesLayer:
         findings += doc.cluster_findings(self.config, self.inspect(helm))
         return findings
 
-    def check(self) -> CheckReport:
-        """The user's journey (heliohub.check) against the public URL, as the check service."""
-        from heliohub.check import run_check
-
+    def check(self, run: CheckRunner) -> CheckReport:
+        """The user's journey (`run`) against the public URL, as the check service."""
         if not public(self.config):
             raise UserError(
                 f"{port_forward_hint(self.config)}; `heliohub check` needs a public hub "
                 "(set https.mode)"
             )
-        return run_check(self.hub_url(), self.check_token())
+        return run(self.hub_url(), self.check_token())
 
     def check_token(self) -> str:
         return self._service_token(CHECK_TOKEN_KEY)

@@ -9,6 +9,7 @@ from heliohub.config import LoadedConfig
 from heliohub.errors import UserError
 from heliohub.providers.base import (
     CheckReport,
+    CheckRunner,
     DownOptions,
     Finding,
     Plan,
@@ -106,8 +107,8 @@ class KubernetesProvider(Provider):
     def doctor(self) -> list[Finding]:
         return self.layer.doctor()
 
-    def check(self) -> CheckReport:
-        return self.layer.check()
+    def check(self, run: CheckRunner) -> CheckReport:
+        return self.layer.check(run)
 
     def logs(self, follow: bool, lines: int = 200) -> Iterator[str]:
         return kube_logs(self.layer.kube, self.layer.namespace, follow, lines)

@@ -21,6 +21,7 @@ from heliohub.errors import RefusedError, UserError
 from heliohub.providers import oplock
 from heliohub.providers.base import (
     CheckReport,
+    CheckRunner,
     Component,
     DownOptions,
     Finding,
@@ -788,15 +789,13 @@ class LocalProvider(Provider):
             + " (started with --insecure)"
         ]
 
-    def check(self) -> CheckReport:
-        from heliohub.check import run_check
-
+    def check(self, run: CheckRunner) -> CheckReport:
         if self._running() is None:
             raise UserError("the local hub is not running; start it with `heliohub up --detach`")
         token = secret_files.read_secret_file(
             self.layout.secrets_dir / secret_files.CHECK_TOKEN_FILE, "check token"
         )
-        return run_check(
+        return run(
             self._loopback_url(),
             token,
             username=CHECK_USER,
