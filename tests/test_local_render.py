@@ -105,6 +105,7 @@ def _runtime_env(monkeypatch: pytest.MonkeyPatch, isolation: str, data_dir: Path
         "HELIOHUB_CULLER_TOKEN": "culler-token-value",
         "HELIOHUB_GATEWAY_ENCRYPT_KEY": "gateway-key-value",
         "HELIOHUB_USERS_TOKEN": "users-token-value",
+        "HELIOHUB_PROXY_TOKEN": "proxy-token-value",
         "HELIOHUB_SHARED_PASSWORD": "password-value",
         "HELIOHUB_SHARED_ADMIN_PASSWORD": "admin-password-value",
         "HELIOHUB_SSL_CERT": "/tls/hub.crt",
@@ -129,7 +130,10 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert c.JupyterHub.hub_ip == "127.0.0.1"
     assert c.JupyterHub.hub_port == 40001
     assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:40002"
-    assert c.ConfigurableHTTPProxy.command == ["/proxy/configurable-http-proxy"]
+    # The proxy is supervised beside the hub, which only talks to it with its token.
+    assert c.ConfigurableHTTPProxy.should_start is False
+    assert c.ConfigurableHTTPProxy.auth_token == "proxy-token-value"
+    assert "HELIOHUB_PROXY_TOKEN" not in os.environ  # popped: nothing the hub starts gets it
     assert c.JupyterHub.spawner_class.endswith(".SameUserSpawner")
     # Servers run from the user environment, the hub from heliohub's.
     assert c.Spawner.cmd == ["/user-env/bin/jupyterhub-singleuser"]
@@ -160,9 +164,11 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     culler = services["idle-culler"]
     assert "command" not in culler
     assert culler["api_token"] == "culler-token-value"
-    # Servers outlive the hub; the hub restarts its proxy.
+    # Servers and the proxy outlive the hub; a restarted proxy gets its routes back at the
+    # next route check.
     assert c.JupyterHub.cleanup_servers is False
-    assert c.ConfigurableHTTPProxy.check_running_interval == 2
+    assert c.JupyterHub.cleanup_proxy is False
+    assert c.JupyterHub.last_activity_interval == 2
     assert services["heliohub-check"]["api_token"] == "check-token-value"
     # `heliohub users` grants admin rights, which JupyterHub allows only to admins.
     assert services["heliohub-users"]["api_token"] == "users-token-value"
@@ -182,12 +188,8 @@ def test_hub_config_system_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert callable(c.Authenticator.post_auth_hook)
     assert c.JupyterHub.bind_url == "https://0.0.0.0:443/"
     assert c.JupyterHub.ssl_cert == "/tls/hub.crt"
-    assert c.ConfigurableHTTPProxy.command[1:] == [
-        "--redirect-port",
-        "80",
-        "--redirect-to",
-        "443",
-    ]
+    proxy = next(p for p in programs(_config(SNAPSHOTS / "team-server.yaml")) if p.name == "proxy")
+    assert proxy.argv[-4:] == ("--redirect-port", "80", "--redirect-to", "443")
     assert c.HeliohubSpawner.shared_name == "efs"
     assert c.Spawner.mem_limit == "8G"
     culler = next(
@@ -272,5 +274,5 @@ def test_http_redirect_only_when_bound_to_every_interface(bind: str, redirect: b
             "auth": {"type": "native", "admin_users": ["a"]},
         }
     )
-    hub_config = render(config)["local/jupyterhub_config.py"].decode()
-    assert ('"--redirect-port", "80"' in hub_config) is redirect
+    supervisor = render(config)["local/supervisord.conf"].decode()
+    assert ("--redirect-port 80" in supervisor) is redirect

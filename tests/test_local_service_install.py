@@ -23,6 +23,7 @@ def test_units_and_their_private_environment_file(tmp_path: Path, proxy_dir: Pat
         "heliohub-svc-dask-gateway.service",
         "heliohub-svc-hub.service",
         "heliohub-svc-idle-culler.service",
+        "heliohub-svc-proxy.service",
         "heliohub-svc.target",
     ]
     env_file = hub.data_dir / "secrets" / "service.env"
@@ -30,8 +31,11 @@ def test_units_and_their_private_environment_file(tmp_path: Path, proxy_dir: Pat
     env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     token = env["HELIOHUB_GATEWAY_TOKEN"].strip('"')
     assert token == (hub.data_dir / "secrets" / "gateway-service-token").read_text().strip()
+    proxy_token = env["HELIOHUB_PROXY_TOKEN"].strip('"')
+    assert proxy_token == (hub.data_dir / "secrets" / "proxy-auth-token").read_text().strip()
     for unit in units.iterdir():
         assert token not in unit.read_text()
+        assert proxy_token not in unit.read_text()
     hub_unit = (units / "heliohub-svc-hub.service").read_text()
     assert f"EnvironmentFile={env_file}" in hub_unit
     assert "Restart=on-failure" in hub_unit

@@ -17,6 +17,7 @@ HUB_SECRETS = {
     "HELIOHUB_SHARED_PASSWORD": "password-secret",
     "HELIOHUB_CULLER_TOKEN": "culler-secret",
 }
+PROXY_TOKEN = "proxy-secret"
 SUPERVISOR_ENV = {
     **HUB_SECRETS,
     "PATH": "/venv/bin:/usr/bin",
@@ -29,6 +30,8 @@ SUPERVISOR_ENV = {
     "HELIOHUB_GATEWAY_API_PORT": "40004",
     "HELIOHUB_GATEWAY_TOKEN": "gateway-secret",
     "HELIOHUB_GATEWAY_ENCRYPT_KEY": "key-secret",
+    "HELIOHUB_PROXY_TOKEN": PROXY_TOKEN,
+    "HELIOHUB_PROXY_COMMAND": "/srv/hub/proxy/configurable-http-proxy",
 }
 
 
@@ -36,7 +39,9 @@ def test_every_program_restarts_and_users_work_outlives_it() -> None:
     conf = configparser.RawConfigParser()
     conf.read_string(supervisord_conf(parse({})).decode())
     names = [s.removeprefix("program:") for s in conf.sections() if s.startswith("program:")]
-    assert names == ["hub", "dask-gateway", "idle-culler"]
+    assert names == ["proxy", "hub", "dask-gateway", "idle-culler"]
+    # The proxy is started first: the hub sets its routes in it as it starts.
+    assert int(conf["program:proxy"]["priority"]) < int(conf["program:hub"]["priority"])
     for name in names:
         section = conf[f"program:{name}"]
         assert section["autorestart"] == "true"
@@ -48,7 +53,7 @@ def test_every_program_restarts_and_users_work_outlives_it() -> None:
 
 def test_no_culler_program_when_culling_is_off() -> None:
     config = parse({"culling": {"enabled": False}})
-    assert [p.name for p in programs(config)] == ["hub", "dask-gateway"]
+    assert [p.name for p in programs(config)] == ["proxy", "hub", "dask-gateway"]
 
 
 def test_systemd_units_restart_on_failure_and_hold_no_secret() -> None:
@@ -61,6 +66,7 @@ def test_systemd_units_restart_on_failure_and_hold_no_secret() -> None:
         env_file="/srv/hub/secrets/service.env",
     )
     assert set(units) == {
+        "heliohub-team-proxy.service",
         "heliohub-team-hub.service",
         "heliohub-team-dask-gateway.service",
         "heliohub-team-idle-culler.service",
@@ -86,6 +92,13 @@ def test_systemd_units_restart_on_failure_and_hold_no_secret() -> None:
         "ExecStart=/opt/heliohub/bin/jupyterhub -f "
         "/srv/hub/state/rendered/local/jupyterhub_config.py" in hub
     )
+    assert "After=network-online.target heliohub-team-proxy.service" in hub
+    # The proxy's token and its ports come from the environment file, never the unit.
+    proxy = units["heliohub-team-proxy.service"]
+    assert "ExecStart=/opt/heliohub/bin/python -m heliohub.providers.local.launch proxy " in proxy
+    assert "${HELIOHUB_PROXY_COMMAND}" in proxy
+    assert "--api-ip 127.0.0.1 --api-port ${HELIOHUB_PROXY_API_PORT}" in proxy
+    assert "CONFIGPROXY_AUTH_TOKEN" not in proxy
     culler = units["heliohub-team-idle-culler.service"]
     assert "--max-age=600" in culler
     assert "After=heliohub-team-hub.service" in culler
@@ -114,3 +127,49 @@ def test_the_gateway_gets_everything_its_config_reads() -> None:
     from heliohub.render.local import GATEWAY_ENV
 
     assert set(GATEWAY_ENV) <= set(KEEP["dask-gateway"])
+
+
+def test_the_proxy_gets_its_token_in_its_environment_and_nothing_else() -> None:
+    env = service_env("proxy", SUPERVISOR_ENV)
+    assert env["CONFIGPROXY_AUTH_TOKEN"] == PROXY_TOKEN
+    assert env["HELIOHUB_DEPLOYMENT_ID"] == "dep1"  # `down` finds it by this marker
+    secrets = {v for k, v in SUPERVISOR_ENV.items() if "TOKEN" in k or "KEY" in k}
+    assert set(env.values()) & secrets == {PROXY_TOKEN}
+    assert not any(k.startswith("JUPYTERHUB_") for k in env)
+
+
+@pytest.mark.parametrize(
+    ("settings", "listen", "tls"),
+    [
+        ({}, ["--ip", "127.0.0.1", "--port", "8000"], False),
+        (
+            {
+                "local": {"bind": "0.0.0.0:443"},
+                "https": {"mode": "files", "cert_file": "c.pem", "key_file": "k.pem"},
+                "auth": {"type": "native", "admin_users": ["a"]},
+            },
+            ["--ip", "0.0.0.0", "--port", "443"],
+            True,
+        ),
+    ],
+)
+def test_the_proxy_program_listens_where_the_config_says(
+    settings: dict[str, object], listen: list[str], tls: bool
+) -> None:
+    """Its command line as supervisord runs it: the public bind, the API on loopback, the
+    certificate from the environment, and no secret."""
+    conf = configparser.RawConfigParser()
+    conf.read_string(supervisord_conf(parse(settings)).decode())
+    argv = conf["program:proxy"]["command"].split()
+    assert argv[:5] == [
+        "%(ENV_HELIOHUB_BIN_DIR)s/python",
+        "-m",
+        "heliohub.providers.local.launch",
+        "proxy",
+        "%(ENV_HELIOHUB_PROXY_COMMAND)s",
+    ]
+    assert " ".join(listen) in " ".join(argv)
+    assert "--api-ip 127.0.0.1 --api-port %(ENV_HELIOHUB_PROXY_API_PORT)s" in " ".join(argv)
+    assert ("--ssl-key" in argv and "--ssl-cert" in argv) is tls
+    assert ("%(ENV_HELIOHUB_SSL_KEY)s" in argv) is tls
+    assert "TOKEN" not in " ".join(argv)

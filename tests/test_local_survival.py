@@ -1,8 +1,9 @@
-"""Fault injection against a real local deployment: `kill -9` of the hub, of the proxy and of
-the gateway while alice has a server with a kernel holding a variable and a running Dask
-cluster. Each time: back healthy without any command, the same server process with the
-variable intact, the same cluster listed and usable. Then `up` again stops no session, and
-alice can still stop her cluster.
+"""Fault injection against a real local deployment: `kill -9` of the hub, of the proxy, of the
+gateway and of the idle culler while alice has a server with a kernel holding a variable and a
+running Dask cluster. Each time: back healthy without any command, the same server process with
+the variable intact, the same cluster listed and usable. The proxy outlives the hub: the same
+process, with alice's route, while the hub is down and after; a new proxy gets alice's route
+back from the hub. Then `up` again stops no session, and alice can still stop her cluster.
 
 Then supervisord itself is killed: the deployment is degraded, and `up` takes users' work
 over. One deployment (isolation none) is shared by the module, the tests run in order.
@@ -11,6 +12,7 @@ over. One deployment (isolation none) is shared by the module, the tests run in 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -20,6 +22,7 @@ from typing import Any
 
 import psutil
 import pytest
+import requests
 from local_hub import LocalHub, api, login, start_server
 
 from heliohub.check import HubClient, _run_code
@@ -64,6 +67,31 @@ def _gateway(hub: LocalHub, token: str) -> Any:
         proxy_address=f"gateway://127.0.0.1:{hub.gateway_port()}",
         auth=JupyterHubAuth(api_token=token),
     )
+
+
+def _proxy_routes(hub: LocalHub) -> dict[str, Any]:
+    """The routes in the proxy's table, from its REST API (loopback, with its token)."""
+    ports = json.loads((hub.data_dir / "state" / "deployment.json").read_text())["ports"]
+    token = (hub.data_dir / "secrets" / "proxy-auth-token").read_text().strip()
+    resp = requests.get(
+        f"http://127.0.0.1:{ports['proxy_api']}/api/routes",
+        headers={"Authorization": f"token {token}"},
+        timeout=10,
+    )
+    resp.raise_for_status()
+    return dict(resp.json())
+
+
+def _wait_for_route(hub: LocalHub, route: str) -> None:
+    deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            if route in _proxy_routes(hub):
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"the proxy has no route {route}\n{hub.log_tail()}")
 
 
 def _wait_healthy(hub: LocalHub, killed: int, role: str) -> None:
@@ -133,12 +161,29 @@ def _assert_work_intact(d: dict[str, Any]) -> None:
         gateway.close()
 
 
-@pytest.mark.parametrize("role", ["hub", "proxy", "gateway"])
+def test_the_proxy_and_its_routes_outlive_the_hub(deployment: dict[str, Any]) -> None:
+    hub: LocalHub = deployment["hub"]
+    [proxy_pid] = _role_pids(hub, "proxy")
+    assert "/user/alice" in _proxy_routes(hub)
+    [pid] = _role_pids(hub, "hub")
+    os.kill(pid, signal.SIGKILL)
+    # While no hub runs, the proxy still holds alice's route to her server.
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert "/user/alice" in _proxy_routes(hub)
+    _wait_healthy(hub, pid, "hub")
+    assert _role_pids(hub, "proxy") == [proxy_pid]
+    _assert_work_intact(deployment)
+    assert _role_pids(hub, "proxy") == [proxy_pid]
+
+
+@pytest.mark.parametrize("role", ["proxy", "gateway", "idle-culler"])
 def test_kill_9_is_healed_without_a_command(deployment: dict[str, Any], role: str) -> None:
     hub: LocalHub = deployment["hub"]
     [pid] = _role_pids(hub, role)
     os.kill(pid, signal.SIGKILL)
     _wait_healthy(hub, pid, role)
+    # A new proxy starts with an empty table; the hub puts alice's route back by itself.
+    _wait_for_route(hub, "/user/alice")
     _assert_work_intact(deployment)
 
 

@@ -43,6 +43,7 @@ def test_shared_password_hub_logs_and_render_hold_no_secret(
             "cookie secret": (hub.data_dir / "secrets" / "jupyterhub_cookie_secret")
             .read_text()
             .strip(),
+            "proxy API token": (hub.data_dir / "secrets" / "proxy-auth-token").read_text().strip(),
         }
         admin_password = hub.data_dir / "secrets" / "shared-admin-password"
         if admin_password.exists():

@@ -44,7 +44,7 @@ RUNTIME_ENV = {
     "HELIOHUB_DATA_DIR": "absolute data directory",
     "HELIOHUB_BIN_DIR": "directory of heliohub's jupyterhub and dask-gateway-server executables",
     "HELIOHUB_USER_BIN_DIR": "the user environment's bin directory: servers and workers run it",
-    "HELIOHUB_PROXY_COMMAND": "configurable-http-proxy executable",
+    "HELIOHUB_PROXY_COMMAND": "configurable-http-proxy executable (supervisord.conf runs it)",
     "HELIOHUB_DEPLOYMENT_ID": "marks every process of this deployment",
     "HELIOHUB_ISOLATION": "none or system-users",
     "HELIOHUB_HUB_PORT": "the hub's internal port",
@@ -56,6 +56,7 @@ RUNTIME_ENV = {
     "HELIOHUB_CULLER_TOKEN": "token of the idle-culler service",
     "HELIOHUB_GATEWAY_ENCRYPT_KEY": "key of the gateway's encrypted cluster database",
     "HELIOHUB_USERS_TOKEN": "token of the heliohub-users service",
+    "HELIOHUB_PROXY_TOKEN": "token of the proxy's REST API",
 }
 # The ones of RUNTIME_ENV that are secrets.
 SECRET_ENV = [
@@ -64,6 +65,7 @@ SECRET_ENV = [
     "HELIOHUB_GATEWAY_TOKEN",
     "HELIOHUB_CULLER_TOKEN",
     "HELIOHUB_GATEWAY_ENCRYPT_KEY",
+    "HELIOHUB_PROXY_TOKEN",
 ]
 HTTPS_ENV = {
     "HELIOHUB_SSL_CERT": "certificate file served by the proxy",
@@ -136,13 +138,16 @@ def _proxy(config: HubConfig) -> str:
     https = config.https.mode == "files"
     scheme = "https" if https else "http"
     out = f"""
-# The public proxy (configurable-http-proxy), started and stopped by the hub.
+# The public proxy (configurable-http-proxy) is a supervised program of its own
+# (supervisord.conf), not the hub's child: it and every user's route outlive a restart of the
+# hub. The hub reaches it on loopback with the token only the two of them get.
 c.JupyterHub.bind_url = {_py(f"{scheme}://{bind_host}:{port}/")}
+c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + env["HELIOHUB_PROXY_API_PORT"]
-c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "state", "proxy.pid")
-c.ConfigurableHTTPProxy.command = [env["HELIOHUB_PROXY_COMMAND"]]
-# A dead proxy is restarted by the hub, every route put back, within this many seconds.
-c.ConfigurableHTTPProxy.check_running_interval = 2
+c.ConfigurableHTTPProxy.auth_token = env["HELIOHUB_PROXY_TOKEN"]
+# A restarted proxy starts with no route: the hub checks the routes (and puts back every
+# missing one) each time it reads its users' activity from the proxy, every 2 seconds.
+c.JupyterHub.last_activity_interval = 2
 """
     if https:
         out += """\
@@ -153,13 +158,6 @@ c.JupyterHub.tornado_settings = {
     "headers": {"Strict-Transport-Security": "max-age=31536000"},
     "xsrf_cookie_kwargs": {"secure": True},
 }
-"""
-        # configurable-http-proxy's redirect listener takes no address: it listens on every
-        # interface, so it is only added when the hub itself is bound to every interface.
-        if port == 443 and host in ("0.0.0.0", "::"):
-            out += """\
-# Plain HTTP on port 80 answers with a redirect to HTTPS.
-c.ConfigurableHTTPProxy.command += ["--redirect-port", "80", "--redirect-to", "443"]
 """
     return out
 
@@ -175,7 +173,8 @@ c.JupyterHub.pid_file = os.path.join(data_dir, "state", "jupyterhub.pid")
 # Users' servers outlive the hub: a restarted hub finds them again from the pids it keeps in
 # its database (the spawner's state); `heliohub down` stops them.
 c.JupyterHub.cleanup_servers = False
-c.JupyterHub.cleanup_proxy = True
+# The proxy is the supervisor's, not the hub's to stop.
+c.JupyterHub.cleanup_proxy = False
 c.JupyterHub.concurrent_spawn_limit = {config.local.concurrent_spawn_limit}
 c.JupyterHub.shutdown_on_logout = False
 """
@@ -312,7 +311,7 @@ c.JupyterHub.services = [
 def _forget_secrets(config: HubConfig) -> str:
     names = [*SECRET_ENV, *auth_settings(config, public_url(config)).secrets]
     return f"""
-# Every secret is in the config now. The proxy inherits the hub's environment: it gets none.
+# Every secret is in the config now: nothing the hub starts inherits one.
 for name in {_py(names)}:
     env.pop(name, None)
 """

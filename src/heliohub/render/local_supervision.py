@@ -1,14 +1,15 @@
-"""How the local deployment's long-running programs are supervised: the hub, the gateway and
-the idle culler, each restarted on failure.
+"""How the local deployment's long-running programs are supervised: the public proxy, the hub,
+the gateway and the idle culler, each restarted on failure.
 
 Where there is no systemd (a container, CI), `heliohub up` runs them under supervisord, the
 process supervisor from PyPI; on a server with systemd, `heliohub service install` writes one
 unit per program instead, as The Littlest JupyterHub does. Both are rendered here from one list
-of programs, so they cannot drift apart. The proxy is the hub's own child: JupyterHub restarts
-it when it dies and puts every route back.
+of programs, so they cannot drift apart. The proxy (configurable-http-proxy) is a program of its
+own, not the hub's child: it and every user's route outlive a restart of the hub, and a
+restarted proxy gets its routes back from the hub (see render.local).
 
 Pure: machine-specific values are read from HELIOHUB_* environment variables (supervisord's
-`%(ENV_...)s`) or passed in as arguments (systemd units).
+`%(ENV_...)s`, systemd's `${...}`) or passed in as arguments (systemd units).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from heliohub.config import HubConfig
+from heliohub.config.local import split_bind
 from heliohub.hubspec import hub_spec
 
 # Seconds between a crash and the restart: long enough not to spin on a program that cannot
@@ -30,18 +32,60 @@ class Program:
 
     name: str
     description: str
-    argv: tuple[str, ...]  # "{bin}" and "{rendered}" are filled in for each supervisor
+    # "{bin}" and "{rendered}" are filled in for each supervisor, "{env[NAME]}" becomes its
+    # reference to the environment variable NAME.
+    argv: tuple[str, ...]
     log: str  # file name under <data_dir>/logs
     stop_s: int
 
 
+def _proxy(config: HubConfig) -> Program:
+    """configurable-http-proxy with the arguments JupyterHub would give it, and its token
+    (CONFIGPROXY_AUTH_TOKEN) through the launcher's environment, never on its command line."""
+    host, port = split_bind(config.local.bind)
+    argv = [
+        "{bin}/python",
+        "-m",
+        "heliohub.providers.local.launch",
+        "proxy",
+        "{env[HELIOHUB_PROXY_COMMAND]}",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        # Its REST API, through which the hub sets the routes, on loopback only.
+        "--api-ip",
+        "127.0.0.1",
+        "--api-port",
+        "{env[HELIOHUB_PROXY_API_PORT]}",
+        "--error-target",
+        "http://127.0.0.1:{env[HELIOHUB_HUB_PORT]}/hub/error",
+        "--log-level",
+        "info",
+    ]
+    if config.https.mode == "files":
+        argv += ["--ssl-key", "{env[HELIOHUB_SSL_KEY]}", "--ssl-cert", "{env[HELIOHUB_SSL_CERT]}"]
+        # The redirect listener takes no address: it listens on every interface, so it is only
+        # added when the hub itself is bound to every interface.
+        if port == 443 and host in ("0.0.0.0", "::"):
+            argv += ["--redirect-port", "80", "--redirect-to", "443"]
+    return Program(
+        name="proxy",
+        description="the public proxy (configurable-http-proxy)",
+        argv=tuple(argv),
+        log="proxy.log",
+        stop_s=10,
+    )
+
+
 def programs(config: HubConfig) -> list[Program]:
-    # The gateway and the culler start through heliohub's launcher, which gives each only the
-    # environment it needs (its own token), never the hub's secrets.
+    # The proxy, the gateway and the culler start through heliohub's launcher, which gives each
+    # only the environment it needs (its own token), never the hub's secrets.
     out = [
+        _proxy(config),
         Program(
             name="hub",
-            description="JupyterHub and its proxy",
+            description="JupyterHub",
             argv=("{bin}/jupyterhub", "-f", "{rendered}/jupyterhub_config.py"),
             log="jupyterhub.log",
             stop_s=60,
@@ -87,8 +131,22 @@ def programs(config: HubConfig) -> list[Program]:
     return out
 
 
-def _argv(program: Program, bin_dir: str, rendered: str) -> str:
-    return " ".join(a.format(bin=bin_dir, rendered=rendered) for a in program.argv)
+class _EnvRefs:
+    """ "{env[NAME]}" in a program's argv, as one supervisor spells a variable's value."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+
+    def __getitem__(self, name: str) -> str:
+        return self.template.format(name=name)
+
+
+SUPERVISORD_ENV = _EnvRefs("%(ENV_{name})s")
+SYSTEMD_ENV = _EnvRefs("${{{name}}}")
+
+
+def _argv(program: Program, bin_dir: str, rendered: str, env: _EnvRefs) -> str:
+    return " ".join(a.format(bin=bin_dir, rendered=rendered, env=env) for a in program.argv)
 
 
 def supervisord_conf(config: HubConfig) -> bytes:
@@ -122,7 +180,9 @@ def supervisord_conf(config: HubConfig) -> bytes:
         lines += [
             "",
             f"[program:{p.name}]",
-            f"command = {_argv(p, bin_dir, '%(here)s')}",
+            f"command = {_argv(p, bin_dir, '%(here)s', SUPERVISORD_ENV)}",
+            # The proxy first: the hub sets its routes in it as it starts.
+            f"priority = {100 if p.name == 'proxy' else 200}",
             f"directory = {data}/state",
             "autostart = true",
             # Restarted whatever way it ended, as often as needed, a second apart.
@@ -157,7 +217,11 @@ def systemd_units(
     for p in programs(config):
         unit = f"{prefix}-{p.name}.service"
         names.append(unit)
-        after = "network-online.target" if p.name == "hub" else f"{prefix}-hub.service"
+        after = {
+            "proxy": "network-online.target",
+            # The hub sets its routes in the proxy as it starts.
+            "hub": f"network-online.target {prefix}-proxy.service",
+        }.get(p.name, f"{prefix}-hub.service")
         units[unit] = f"""\
 # heliohub deployment {config.name!r}: {p.description}. Generated by `heliohub service install`.
 [Unit]
@@ -170,7 +234,7 @@ PartOf={prefix}.target
 Type=simple
 EnvironmentFile={env_file}
 WorkingDirectory={state_dir}
-ExecStart={_argv(p, bin_dir, rendered_dir)}
+ExecStart={_argv(p, bin_dir, rendered_dir, SYSTEMD_ENV)}
 Restart=on-failure
 RestartSec={RESTART_DELAY_S}
 TimeoutStopSec={p.stop_s}

@@ -73,6 +73,7 @@ CHECK_USER = "heliohub-check-user"
 SERVICE_TOKENS = {
     "HELIOHUB_GATEWAY_TOKEN": "gateway-service-token",
     "HELIOHUB_CULLER_TOKEN": "culler-service-token",
+    "HELIOHUB_PROXY_TOKEN": "proxy-auth-token",
 }
 GATEWAY_KEY_FILE = "dask-gateway-encrypt-key"
 
@@ -398,7 +399,8 @@ class LocalProvider(Provider):
         """`up` on a running deployment: bring the programs in line, stop no user's work.
 
         A changed config restarts the hub, gateway and culler (servers and clusters outlive
-        them); a program that is down is started.
+        them), and the proxy only when its own command changed; a program that is down is
+        started.
         """
         changes = write_tree(render_local(self.config), self.layout.rendered_dir)
         conf = self.layout.rendered_dir / "local" / "supervisord.conf"
@@ -408,8 +410,11 @@ class LocalProvider(Provider):
         }
         if any(what != "unchanged" for _path, what in changes):
             with self.reporter.stage("config changed: restart hub, gateway and culler"):
+                # `update` restarts the programs whose own section changed, the proxy among
+                # them; the others read config files, so they restart in any case.
                 supervision.supervisorctl(self.bin_dir, conf, env, "update")
-                supervision.supervisorctl(self.bin_dir, conf, env, "restart", "all")
+                names = [p.name for p in programs(self.config) if p.name != "proxy"]
+                supervision.supervisorctl(self.bin_dir, conf, env, "restart", *names)
         else:
             supervision.supervisorctl(self.bin_dir, conf, env, "start", "all")
         with self.reporter.stage("wait until healthy"):
@@ -485,7 +490,7 @@ class LocalProvider(Provider):
         self, iso: str, user_bin_dir: Path, ports: state.Ports | None = None
     ) -> state.RunState:
         """Install what is missing, write the config files, start the supervisor (it starts
-        the hub, the gateway and the culler side by side; the hub starts its proxy).
+        the proxy, the hub, the gateway and the culler side by side).
 
         ports: those of a run whose users' servers and clusters still run (they were told these
         addresses); otherwise free ones are chosen.
@@ -505,7 +510,7 @@ class LocalProvider(Provider):
         write_tree(render_local(self.config), self.layout.rendered_dir)
         supervisor_conf = self.layout.rendered_dir / "local" / "supervisord.conf"
         env = self._hub_env(iso, dep_id, ports, proxy_cmd, user_bin_dir) | secrets_env
-        with self.reporter.stage("start hub, gateway and culler"):
+        with self.reporter.stage("start proxy, hub, gateway and culler"):
             # The logs and the hub's database are for root (or the user running heliohub)
             # only; supervisord appends to the log files and never rotates them.
             logs = [self.layout.logs_dir / p.log for p in programs(self.config)]
@@ -552,9 +557,9 @@ class LocalProvider(Provider):
                     text = f.read().decode(errors="replace")
             except OSError:
                 return None
-            for name, log in (("hub", self.layout.hub_log), ("dask-gateway", None)):
+            for name in ("proxy", "hub", "dask-gateway"):
                 if f"exited: {name} " in text:
-                    return str(log or self.layout.logs_dir / "dask-gateway.log")
+                    return str(self._program_log(name))
             return None
 
         ok = processes.wait_for(
@@ -574,10 +579,14 @@ class LocalProvider(Provider):
         if not stop_on_failure:
             raise UserError(f"the deployment {what}. Last lines of {log}:\n{tail}")
         self._stop(run.deployment_id, run)
+        name = {self._program_log(n): n for n in ("proxy", "hub", "dask-gateway")}.get(log, "hub")
         raise UserError(
-            f"the {'hub' if log == self.layout.hub_log else 'gateway'} {what}; everything it "
-            f"started was stopped. Last lines of {log}:\n{tail}"
+            f"the {name} {what}; everything `up` started was stopped. Last lines of {log}:\n{tail}"
         )
+
+    def _program_log(self, name: str) -> Path:
+        log = next(p.log for p in programs(self.config) if p.name == name)
+        return self.layout.logs_dir / log
 
     def _foreground(self, run: state.RunState) -> Status:
         # SIGTERM and SIGHUP (a closed terminal) take the Ctrl-C way out, cleanup included;

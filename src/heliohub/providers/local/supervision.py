@@ -1,8 +1,9 @@
 """The supervisor of a running local deployment, and what survives when parts of it die.
 
-supervisord (see heliohub.render.local_supervision) restarts the hub, the gateway and the
-culler; the hub restarts its proxy. Users' servers, kernels and Dask clusters are nobody's
-children that matter: a restarted hub and gateway find them again.
+supervisord (see heliohub.render.local_supervision) restarts the proxy, the hub, the gateway
+and the culler. Users' servers, kernels and Dask clusters are nobody's children that matter: a
+restarted hub and gateway find them again, and a restarted proxy gets its routes back from the
+hub.
 """
 
 from __future__ import annotations
