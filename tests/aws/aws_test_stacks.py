@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from heliohub.providers.aws.stack_outputs import DataOutputs, NetworkOutputs
 from heliohub.providers.aws.stages import StackStage, StageContext
 
 NAME = "emu"
@@ -80,6 +81,13 @@ def network_template(subnet_cidr: str = "10.7.1.0/24") -> dict[str, Any]:
     }
 
 
+CLUSTER_OUTPUTS = {
+    "ClusterName": {"Value": f"{NAME}-cluster"},
+    "ClusterEndpoint": {"Value": "https://emu-cluster.invalid"},
+    "ClusterCertificateAuthorityData": {"Value": "ZW11bGF0ZWQ="},
+}
+
+
 def app_template(description: str = "NFS to the file system") -> dict[str, Any]:
     return {
         "Parameters": {
@@ -105,15 +113,16 @@ def app_template(description: str = "NFS to the file system") -> dict[str, Any]:
         "Outputs": {
             "SecurityGroupId": {"Value": {"Ref": "EfsSecurityGroup"}},
             "ScratchBucket": {"Value": {"Ref": "ScratchBucket"}},
+            # What the cluster stack must output, as literals: the emulator cannot create EKS.
+            **CLUSTER_OUTPUTS,
         },
     }
 
 
 def app_parameters(ctx: StageContext) -> dict[str, str]:
-    return {
-        "VpcId": ctx.outputs["network"]["VpcId"],
-        "FileSystemId": ctx.outputs["data"]["FileSystemId"],
-    }
+    network = NetworkOutputs.parse(f"{NAME}-network", ctx.outputs.get("network"))
+    data = DataOutputs.parse(f"{NAME}-data", ctx.outputs.get("data"))
+    return {"VpcId": network.vpc_id, "FileSystemId": data.file_system_id}
 
 
 def stages(

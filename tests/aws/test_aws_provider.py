@@ -16,6 +16,7 @@ from heliohub.errors import UserError
 from heliohub.providers.aws import AWSProvider
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.hub_stages import deployer_arn, hub_stages
+from heliohub.providers.aws.stack_outputs import ClusterOutputs, DataOutputs, DeployedStacks
 from heliohub.providers.aws.stages import StageContext
 from heliohub.providers.aws.state import fetch_client_secret, read_outputs
 from heliohub.providers.base import Component, DownOptions, SilentReporter, UpOptions
@@ -105,7 +106,12 @@ def test_client_secret_goes_to_a_0600_file_never_to_outputs(
         loaded(tmp_path), reporter, clients=aws, stages=ts.stages(), kubernetes_layer=None
     )
     outputs = provider._outputs(
-        {"data": {"UserPoolId": pool}, "cluster": {"UserPoolClientId": client_id}}
+        DeployedStacks(
+            data=DataOutputs("fs-1", "arn:key", user_pool_id=pool),
+            cluster=ClusterOutputs(
+                "emu", "https://emu.invalid", "Y2E=", user_pool_client_id=client_id
+            ),
+        )
     )
     path = tmp_path / "data" / "secrets" / "cognito-client-secret"
     assert path.read_text() == secret

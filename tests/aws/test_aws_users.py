@@ -14,6 +14,7 @@ from heliohub.cli.main import app
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.errors import UserError
 from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.aws.stack_outputs import DataOutputs, DeployedStacks
 from heliohub.providers.aws.state import collect_outputs, write_outputs
 from heliohub.users.cognito import CognitoDirectory
 from heliohub.users.select import directory
@@ -48,7 +49,8 @@ def _loaded(tmp_path: Path, pool: str) -> LoadedConfig:
     """A deployment whose `up` recorded the pool in state/aws.json."""
     data_dir = tmp_path / "data"
     config = HubConfig.model_validate({**CONFIG, "local": {"data_dir": str(data_dir)}})
-    outputs = collect_outputs("us-east-1", "123456789012", {"data": {"UserPoolId": pool}}, {})
+    data = DataOutputs("fs-1", "arn:key", user_pool_id=pool)
+    outputs = collect_outputs("us-east-1", "123456789012", DeployedStacks(data=data))
     write_outputs(data_dir / "state", outputs)
     return LoadedConfig(config, tmp_path / "heliohub.yaml", tmp_path)
 
@@ -115,7 +117,12 @@ def test_pool_found_from_the_data_stack_without_a_state_file(
     pool = _pool(aws)
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {"UserPoolId": {"Value": pool}},
+        # A data stack's outputs, as literals besides the pool (no EFS in this test).
+        "Outputs": {
+            "UserPoolId": {"Value": pool},
+            "FileSystemId": {"Value": "fs-0123"},
+            "SecretsKeyArn": {"Value": "arn:aws:kms:us-east-1:123456789012:key/k"},
+        },
     }
     aws.client("cloudformation").create_stack(
         StackName="pooltest-data", TemplateBody=json.dumps(template)

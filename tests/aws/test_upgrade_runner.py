@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from heliohub.config import HubConfig
 from heliohub.eks_releases import support_line
+from heliohub.providers.aws.stack_outputs import ClusterOutputs
 from heliohub.providers.aws.state import read_outputs
 from heliohub.providers.aws.upgrade import (
     Checkpoint,
@@ -142,16 +143,23 @@ def test_a_failed_step_stops_the_upgrade_and_keeps_the_checkpoint(tmp_path: Path
 
 
 def test_deployed_versions_from_outputs_and_from_an_older_template() -> None:
-    outputs = {
-        "KubernetesVersion": "1.33",
-        "NodeGroupVersions": "a=1.32,b=1.33",
-        "AddonVersions": "none",
-    }
+    def cluster(**extra: str) -> ClusterOutputs:
+        raw = {
+            "ClusterName": "x",
+            "ClusterEndpoint": "https://x.invalid",
+            "ClusterCertificateAuthorityData": "Y2E=",
+            **extra,
+        }
+        return ClusterOutputs.parse("x-cluster", raw, {})
+
+    outputs = cluster(
+        KubernetesVersion="1.33", NodeGroupVersions="a=1.32,b=1.33", AddonVersions="none"
+    )
     assert deployed_versions(outputs) == ClusterVersions("1.33", {"a": "1.32", "b": "1.33"}, {})
     old = {"Resources": {"C": {"Type": "AWS::EKS::Cluster", "Properties": {"Version": "1.31"}}}}
-    assert deployed_versions({"ClusterName": "x"}, old) == ClusterVersions("1.31")
+    assert deployed_versions(cluster(), old) == ClusterVersions("1.31")
     assert deployed_versions(None) is None
-    assert deployed_versions({}, {"Resources": {}}) is None
+    assert deployed_versions(cluster(), {"Resources": {}}) is None
 
 
 def eks_stub() -> tuple[Any, Stubber]:

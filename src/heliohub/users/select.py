@@ -21,6 +21,7 @@ def cognito_pool_id(loaded: LoadedConfig, clients: object) -> str:
             f"{config.provider}; or manage them in the AWS console"
         )
     from heliohub.providers.aws.events import describe_stack
+    from heliohub.providers.aws.stack_outputs import DataOutputs
     from heliohub.providers.aws.state import read_outputs
     from heliohub.render.cloudformation.naming import stack_name
 
@@ -29,9 +30,11 @@ def cognito_pool_id(loaded: LoadedConfig, clients: object) -> str:
         return outputs.user_pool_id
     name = stack_name(config, "data")
     stack = describe_stack(clients.client("cloudformation"), name)  # type: ignore[attr-defined]
-    for out in (stack or {}).get("Outputs", []):
-        if out["OutputKey"] == "UserPoolId":
-            return str(out["OutputValue"])
+    if stack is not None:
+        raw = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        pool = DataOutputs.parse(name, raw).user_pool_id
+        if pool:
+            return pool
     raise UserError(f"no user pool yet: stack {name} has none; run `heliohub up` first")
 
 

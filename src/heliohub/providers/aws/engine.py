@@ -24,6 +24,7 @@ from heliohub.providers.aws import changeset
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.dataloss import classify
 from heliohub.providers.aws.events import SUCCESS, StackWatcher, describe_stack, in_progress
+from heliohub.providers.aws.stack_outputs import MissingOutput
 from heliohub.providers.aws.stages import StackStage, StageContext
 from heliohub.providers.aws.template_store import TemplateStore
 from heliohub.providers.base import Plan, PlanChange, Reporter
@@ -114,18 +115,20 @@ class DeployEngine:
                     for rid, res in sorted(new.get("Resources", {}).items())
                 ]
                 plan.notes.append(f"{stage.stack_name}: will be created")
-                ctx.outputs[stage.key] = {}
                 continue
             if in_progress(stack["StackStatus"]):
                 plan.notes.append(
                     f"{stage.stack_name}: {stack['StackStatus']}; `up` waits for it to finish"
                 )
-            ctx.outputs[stage.key] = self.stack_outputs(stage) or {}
+            values = self.stack_outputs(stage)
+            if values is not None:
+                ctx.outputs[stage.key] = values
             try:
                 params = stage.parameters(ctx)
-            except KeyError as missing:
+            except MissingOutput as missing:
                 plan.notes.append(
-                    f"{stage.stack_name}: planned after {missing} is known; run `up` to see more"
+                    f"{stage.stack_name}: planned after {missing.stack}'s output "
+                    f"{missing.output} is known; run `up` to see more"
                 )
                 continue
             if self._unchanged(stage, stack, params):
@@ -205,11 +208,8 @@ class DeployEngine:
         stack = self._settle(stage)
         try:
             params = stage.parameters(ctx)
-        except KeyError as missing:
-            raise UserError(
-                f"stack {stage.stack_name} needs the output {missing} of an earlier stack, which "
-                "does not have it; run `heliohub plan` to see what changed"
-            ) from None
+        except MissingOutput as missing:
+            raise UserError(f"stack {stage.stack_name} cannot be made: {missing}") from None
         if stack is not None and self._unchanged(stage, stack, params):
             self.reporter.info(f"{stage.stack_name}: unchanged")
             return self.stack_outputs(stage) or {}

@@ -9,6 +9,16 @@ from heliohub.errors import UserError
 from heliohub.providers.aws.asg_tags import tag_node_groups
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.events import describe_stack
+from heliohub.providers.aws.stack_outputs import (
+    CLUSTER,
+    DATA,
+    NETWORK,
+    ClusterOutputs,
+    DataOutputs,
+    MissingOutput,
+    NetworkOutputs,
+    RawOutputs,
+)
 from heliohub.providers.aws.stages import StackStage, StageContext
 from heliohub.render.cloudformation import cluster as cl
 from heliohub.render.cloudformation import template_body, templates
@@ -92,37 +102,35 @@ def hub_stages(config: HubConfig, versions: ClusterVersions | None = None) -> li
     rendered = templates(config, versions)
     stages = [
         StackStage(
-            key="data",
-            stack_name=stack_name(config, "data"),
-            template=template_body(rendered["data"]),
+            key=DATA,
+            stack_name=stack_name(config, DATA),
+            template=template_body(rendered[DATA]),
             keep_on_down=True,
         )
     ]
-    if "network" in rendered:
+    if NETWORK in rendered:
         stages.append(
             StackStage(
-                key="network",
-                stack_name=stack_name(config, "network"),
-                template=template_body(rendered["network"]),
+                key=NETWORK,
+                stack_name=stack_name(config, NETWORK),
+                template=template_body(rendered[NETWORK]),
             )
         )
 
     def cluster_parameters(ctx: StageContext) -> dict[str, str]:
-        data = ctx.outputs["data"]
+        data = DataOutputs.parse(stack_name(config, DATA), ctx.outputs.get(DATA))
         existing = config.aws.network.existing
         if existing is not None:
             vpc, private = existing.vpc_id, ",".join(existing.private_subnet_ids)
         else:
-            vpc, private = (
-                ctx.outputs["network"]["VpcId"],
-                ctx.outputs["network"]["PrivateSubnetIds"],
-            )
+            network = NetworkOutputs.parse(stack_name(config, NETWORK), ctx.outputs.get(NETWORK))
+            vpc, private = network.vpc_id, ",".join(network.private_subnet_ids)
         admins = config.aws.admin_role_arns
         caller = caller_role_arn(ctx.clients)
         # One principal, one access entry (and no iam:GetRole needed for a listed admin).
         listed = any(_same_principal(caller, a) for a in admins)
         deployer = "" if listed else deployer_arn(ctx.clients)
-        previous = deployed_parameter(ctx, stack_name(config, "cluster"), cl.DEPLOYER)
+        previous = deployed_parameter(ctx, stack_name(config, CLUSTER), cl.DEPLOYER)
         if (
             previous
             and not _same_principal(previous, caller)
@@ -138,20 +146,29 @@ def hub_stages(config: HubConfig, versions: ClusterVersions | None = None) -> li
         params = {
             cl.VPC_ID: vpc,
             cl.PRIVATE_SUBNETS: private,
-            cl.FILE_SYSTEM_ID: data["FileSystemId"],
-            cl.SECRETS_KEY_ARN: data["SecretsKeyArn"],
+            cl.FILE_SYSTEM_ID: data.file_system_id,
+            cl.SECRETS_KEY_ARN: data.secrets_key_arn,
             cl.DEPLOYER: deployer,
         }
         auth = managed_cognito(config)
         if auth is not None:
-            params["UserPoolId"] = auth.user_pool_id or data["UserPoolId"]
-        built = existing_node_groups(ctx, stack_name(config, "cluster"))
+            pool = auth.user_pool_id or data.user_pool_id
+            if not pool:
+                raise MissingOutput(stack_name(config, DATA), "UserPoolId")
+            params["UserPoolId"] = pool
+        built = existing_node_groups(ctx, stack_name(config, CLUSTER))
         for pool in config.aws.node_pools:
             params[exists_parameter(pool)] = "true" if f"{pool_id(pool)}Name" in built else "false"
         return params
 
-    def tag_asgs(ctx: StageContext, outputs: dict[str, str]) -> None:
-        names = {pool: outputs[key] for pool, key in nodegroup_outputs(config).items()}
+    def tag_asgs(ctx: StageContext, outputs: RawOutputs) -> None:
+        stack = stack_name(config, CLUSTER)
+        cluster = ClusterOutputs.parse(stack, outputs, nodegroup_outputs(config))
+        groups = nodegroup_outputs(config)
+        missing = sorted(key for pool, key in groups.items() if pool not in cluster.node_groups)
+        if missing:
+            raise MissingOutput(stack, missing[0])
+        names = dict(cluster.node_groups)
         wanted = {p.name: pool_asg_tags(config, p) for p in config.aws.node_pools}
         changes = tag_node_groups(ctx.clients, cluster_name(config), names, wanted)
         for asg, changed in changes.items():
@@ -163,9 +180,9 @@ def hub_stages(config: HubConfig, versions: ClusterVersions | None = None) -> li
 
     stages.append(
         StackStage(
-            key="cluster",
-            stack_name=stack_name(config, "cluster"),
-            template=template_body(rendered["cluster"]),
+            key=CLUSTER,
+            stack_name=stack_name(config, CLUSTER),
+            template=template_body(rendered[CLUSTER]),
             parameters=cluster_parameters,
             check=tag_asgs,
         )

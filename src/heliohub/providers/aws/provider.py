@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -29,6 +29,15 @@ from heliohub.providers.aws.preflight import (
     prune_instance_types,
     run_checks,
     zone_name,
+)
+from heliohub.providers.aws.stack_outputs import (
+    CLUSTER,
+    DATA,
+    ClusterOutputs,
+    DataOutputs,
+    DeployedStacks,
+    RawOutputs,
+    parse_stacks,
 )
 from heliohub.providers.aws.stages import StackStage
 from heliohub.providers.aws.state import (
@@ -191,6 +200,15 @@ class AWSProvider(Provider):
             poll_seconds=self.poll_seconds,
         )
 
+    def deployed(self, engine: DeployEngine | None = None) -> DeployedStacks:
+        """The typed outputs of the stacks that are deployed now."""
+        engine = engine or self.engine()
+        return self._parse(engine, engine.outputs())
+
+    def _parse(self, engine: DeployEngine, raw: Mapping[str, RawOutputs]) -> DeployedStacks:
+        names = {stage.key: stage.stack_name for stage in engine.stages}
+        return parse_stacks(raw, names, nodegroup_outputs(self.config))
+
     # -- versions and upgrades ---------------------------------------------------------------
 
     def deployed_versions(self) -> ClusterVersions | None:
@@ -198,16 +216,17 @@ class AWSProvider(Provider):
         if self._stages is not None:
             return None
         names = self.stage_factory(self.pruned_config(), config_versions(self.config))
-        cluster = next((s for s in names if s.key == "cluster"), None)
+        cluster = next((s for s in names if s.key == CLUSTER), None)
         if cluster is None:
             return None
         cfn = self.clients.client("cloudformation")
         stack = describe_stack(cfn, cluster.stack_name)
         if stack is None or stack["StackStatus"] in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"):
             return None
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        raw = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        outputs = ClusterOutputs.parse(cluster.stack_name, raw, nodegroup_outputs(self.config))
         template = None
-        if "KubernetesVersion" not in outputs:
+        if outputs.kubernetes_version is None:
             body = cfn.get_template(StackName=cluster.stack_name, TemplateStage="Original")
             template = changeset.parse_template(body["TemplateBody"])
         return deployed_versions(outputs, template)
@@ -258,11 +277,10 @@ class AWSProvider(Provider):
         enforce(findings, self.reporter.warn)
 
     def _insights(self, minor: str, options: UpOptions) -> Findings:
-        outputs = self.engine().outputs().get("cluster", {})
-        cluster = outputs.get("ClusterName")
-        if not cluster:
+        cluster = self.deployed().cluster
+        if cluster is None:
             return Findings(warnings=["the cluster's name is unknown: EKS insights not read"])
-        found = upgrade_insights(self.clients.client("eks"), cluster, minor)
+        found = upgrade_insights(self.clients.client("eks"), cluster.cluster_name, minor)
         if found.problems and options.ignore_insights:
             found.warnings += [f"{p} (ignored: --ignore-insights)" for p in found.problems]
             found.problems = []
@@ -274,8 +292,8 @@ class AWSProvider(Provider):
         return found
 
     def _user_servers(self) -> int:
-        deployed = self.engine().outputs()
-        if self.kubernetes_layer is None or "cluster" not in deployed:
+        deployed = self.deployed()
+        if self.kubernetes_layer is None or deployed.cluster is None:
             return 0
         layer = self._layer(self._outputs(deployed))
         return int(layer.user_server_count())
@@ -292,8 +310,8 @@ class AWSProvider(Provider):
             self.engine(step.versions).apply(allow_data_loss=options.allow_data_loss)
 
         def autoscaler_step(step: UpgradeStep) -> None:
-            deployed = self.engine().outputs()
-            if self.kubernetes_layer is None or "cluster" not in deployed:
+            deployed = self.deployed()
+            if self.kubernetes_layer is None or deployed.cluster is None:
                 self.reporter.info("no Kubernetes layer: nothing to update")
                 return
             layer = self._layer(self._outputs(deployed), self._config_at(step.minor))
@@ -316,13 +334,13 @@ class AWSProvider(Provider):
             aws_session=self.clients.session(),
         )
 
-    def _outputs(self, stacks: dict[str, dict[str, str]]) -> AWSOutputs:
+    def _outputs(self, stacks: DeployedStacks) -> AWSOutputs:
         config = self.config
         account = self.clients.client("sts").get_caller_identity()["Account"]
         existing = config.aws.network.existing
         secret_file = None
-        pool = stacks.get("data", {}).get("UserPoolId")
-        client = stacks.get("cluster", {}).get("UserPoolClientId")
+        pool = stacks.data.user_pool_id if stacks.data else None
+        client = stacks.cluster.user_pool_client_id if stacks.cluster else None
         auth_pool = getattr(config.auth, "user_pool_id", None)
         if client and (pool or auth_pool):
             fetch_client_secret(self.clients, pool or auth_pool, client, self.secret_file)
@@ -333,7 +351,6 @@ class AWSProvider(Provider):
             region=config.aws.region,
             account_id=account,
             stacks=stacks,
-            nodegroup_outputs=nodegroup_outputs(config),
             existing_subnets=(list(existing.private_subnet_ids), list(existing.public_subnet_ids))
             if existing
             else None,
@@ -351,8 +368,8 @@ class AWSProvider(Provider):
             before = costs.deployed_templates(self.clients, stages)
             after = {stage.key: json.loads(stage.template) for stage in stages}
             plan.notes.append(costs.idle_change_note(self.config.aws.region, before, after))
-            deployed = self.engine().outputs()
-            if self.kubernetes_layer is not None and "cluster" in deployed:
+            deployed = self.deployed()
+            if self.kubernetes_layer is not None and deployed.cluster is not None:
                 layer = self._layer(self._outputs(deployed))
                 plan.releases = [
                     ReleasePlan(c.headline(), c.diff + c.manifest_diff)
@@ -371,8 +388,9 @@ class AWSProvider(Provider):
         """A taken prefix would fail the cluster stack after EKS is up, and roll it all back."""
         if not creates_user_pool(self.config):
             return
-        data = next((s for s in engine.stages if s.key == "data"), None)
-        ours = (engine.stack_outputs(data) or {}).get("UserPoolId") if data else None
+        data = next((s for s in engine.stages if s.key == DATA), None)
+        raw = engine.stack_outputs(data) if data else None
+        ours = DataOutputs.parse(data.stack_name, raw).user_pool_id if data and raw else None
         result = check_cognito_domain(self.config, self.clients, ours)
         if not result.ok:
             raise UserError(f"Cognito domain: {result.detail}; {result.fix}. Nothing was changed")
@@ -389,7 +407,8 @@ class AWSProvider(Provider):
 
     def _apply_all(self, options: UpOptions) -> None:
         """Every stack at the config's versions, the recorded outputs, then the charts."""
-        stacks = self.engine().apply(allow_data_loss=options.allow_data_loss)
+        engine = self.engine()
+        stacks = self._parse(engine, engine.apply(allow_data_loss=options.allow_data_loss))
         outputs = self._outputs(stacks)
         path = write_outputs(self.state_dir, outputs)
         self.reporter.info(f"outputs recorded in {path}")
@@ -402,8 +421,8 @@ class AWSProvider(Provider):
             raise UserError(f"--delete-data needs the deployment name '{self.config.name}' typed")
         with aws_errors():
             engine = self.engine()
-            deployed = engine.outputs()
-            if "cluster" in deployed:
+            deployed = self.deployed(engine)
+            if deployed.cluster is not None:
                 layer = self._layer(self._outputs(deployed))
                 if layer is not None:
                     with self.reporter.stage("remove the Kubernetes layer"):
@@ -416,7 +435,7 @@ class AWSProvider(Provider):
                 (self.state_dir / "aws.json").unlink(missing_ok=True)
                 self.secret_file.unlink(missing_ok=True)
             else:
-                write_outputs(self.state_dir, self._outputs(engine.outputs()))
+                write_outputs(self.state_dir, self._outputs(self.deployed(engine)))
             teardown.check_report(report, self.reporter)
 
     def status(self) -> Status:
@@ -449,7 +468,7 @@ class AWSProvider(Provider):
         if states == {"running"} and self.kubernetes_layer is not None:
             # The stacks are only half of the deployment: the hub runs in the cluster.
             with aws_errors():
-                layer = self._layer(self._outputs(self.engine().outputs()))
+                layer = self._layer(self._outputs(self.deployed()))
             layer_components = layer.status()
             components += layer_components
             if any(c.state != "running" for c in layer_components):
@@ -483,8 +502,8 @@ class AWSProvider(Provider):
     def doctor(self) -> list[Finding]:
         """The Kubernetes layer's findings, once the cluster stack exists."""
         with aws_errors():
-            deployed = self.engine().outputs()
-            if "cluster" not in deployed:
+            deployed = self.deployed()
+            if deployed.cluster is None:
                 raise UserError("the cluster stack is not deployed yet: run `heliohub up` first")
             layer = self._layer(self._outputs(deployed))
         if layer is None:
@@ -496,8 +515,8 @@ class AWSProvider(Provider):
         from heliohub.providers.kubernetes.provider import kube_logs
 
         with aws_errors():
-            deployed = self.engine().outputs()
-            if "cluster" not in deployed:
+            deployed = self.deployed()
+            if deployed.cluster is None:
                 raise UserError("the cluster stack is not deployed yet: run `heliohub up` first")
             layer = self._layer(self._outputs(deployed))
         if layer is None:
@@ -518,7 +537,7 @@ class AWSProvider(Provider):
             )
         if report.ok and self.kubernetes_layer is not None:
             with aws_errors():
-                layer = self._layer(self._outputs(self.engine().outputs()))
+                layer = self._layer(self._outputs(self.deployed()))
             if layer is not None:
                 report.steps += layer.check(run).steps
         return report

@@ -11,7 +11,9 @@ from heliohub.providers.base import Reporter
 
 @dataclass
 class StageContext:
-    """What a stage may use: clients, progress, and the outputs of the stacks before it."""
+    """What a stage may use: clients, progress, and the outputs of the stacks before it, as
+    CloudFormation gives them (stage key -> output name -> value); stages read them through
+    the typed parsers of stack_outputs.py."""
 
     clients: AWSClients
     reporter: Reporter
@@ -27,7 +29,8 @@ class StackStage:
     key: str
     stack_name: str
     template: str
-    # Stack parameters from the outputs of earlier stages (raises KeyError while they are unknown).
+    # Stack parameters from the outputs of earlier stages (raises stack_outputs.MissingOutput
+    # while one is unknown).
     parameters: Callable[[StageContext], dict[str, str]] = no_parameters
     # The data stage: `down` keeps it unless asked to delete data.
     keep_on_down: bool = False

@@ -6,58 +6,49 @@ import os
 from pathlib import Path
 
 from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.aws.stack_outputs import DeployedStacks
 from heliohub.render.outputs import AWSOutputs
 
 STATE_FILE = "aws.json"
 
 
-def _split(value: str | None) -> list[str]:
-    return [v for v in (value or "").split(",") if v]
-
-
 def collect_outputs(
     region: str,
     account_id: str | None,
-    stacks: dict[str, dict[str, str]],
-    nodegroup_outputs: dict[str, str],
+    stacks: DeployedStacks,
     existing_subnets: tuple[list[str], list[str]] | None = None,
     client_secret_file: str | None = None,
     hosted_zone_id: str | None = None,
 ) -> AWSOutputs:
-    """Typed outputs from the stacks' outputs (keys as the templates name them)."""
-    data = stacks.get("data", {})
-    network = stacks.get("network", {})
-    cluster = stacks.get("cluster", {})
+    """What `up` records and the Kubernetes layer gets, from the stacks' typed outputs."""
+    data, network, cluster = stacks.data, stacks.network, stacks.cluster
     private, public = existing_subnets or (
-        _split(network.get("PrivateSubnetIds")),
-        _split(network.get("PublicSubnetIds")),
+        (list(network.private_subnet_ids), list(network.public_subnet_ids)) if network else ([], [])
     )
     return AWSOutputs(
         region=region,
         account_id=account_id,
-        vpc_id=network.get("VpcId"),
+        vpc_id=network.vpc_id if network else None,
         private_subnet_ids=private,
         public_subnet_ids=public,
-        cluster_name=cluster.get("ClusterName"),
-        cluster_endpoint=cluster.get("ClusterEndpoint"),
-        cluster_ca_data=cluster.get("ClusterCertificateAuthorityData"),
-        cluster_security_group_id=cluster.get("ClusterSecurityGroupId"),
-        node_groups={
-            pool: cluster[key] for pool, key in sorted(nodegroup_outputs.items()) if key in cluster
-        },
-        efs_id=data.get("FileSystemId"),
-        efs_access_point_id=data.get("AccessPointId"),
-        kms_key_arn=data.get("SecretsKeyArn"),
-        user_pool_id=data.get("UserPoolId"),
-        user_pool_arn=data.get("UserPoolArn"),
-        user_pool_client_id=cluster.get("UserPoolClientId"),
-        user_pool_domain=cluster.get("UserPoolDomain"),
+        cluster_name=cluster.cluster_name if cluster else None,
+        cluster_endpoint=cluster.endpoint if cluster else None,
+        cluster_ca_data=cluster.certificate_authority_data if cluster else None,
+        cluster_security_group_id=cluster.security_group_id if cluster else None,
+        node_groups=dict(cluster.node_groups) if cluster else {},
+        efs_id=data.file_system_id if data else None,
+        efs_access_point_id=data.access_point_id if data else None,
+        kms_key_arn=data.secrets_key_arn if data else None,
+        user_pool_id=data.user_pool_id if data else None,
+        user_pool_arn=data.user_pool_arn if data else None,
+        user_pool_client_id=cluster.user_pool_client_id if cluster else None,
+        user_pool_domain=cluster.user_pool_domain if cluster else None,
         user_pool_client_secret_file=client_secret_file,
-        s3_role_arn=cluster.get("UserS3RoleArn"),
-        autoscaler_role_arn=cluster.get("AutoscalerRoleArn"),
-        efs_csi_role_arn=cluster.get("EfsCsiRoleArn"),
+        s3_role_arn=cluster.s3_role_arn if cluster else None,
+        autoscaler_role_arn=cluster.autoscaler_role_arn if cluster else None,
+        efs_csi_role_arn=cluster.efs_csi_role_arn if cluster else None,
         hosted_zone_id=hosted_zone_id,
-        kubernetes_version=cluster.get("KubernetesVersion"),
+        kubernetes_version=cluster.kubernetes_version if cluster else None,
     )
 
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from heliohub.providers.aws.stack_outputs import ClusterOutputs
 from heliohub.providers.aws.state import read_outputs, write_outputs
 from heliohub.providers.aws.upgrade_plan import UpgradePlan, UpgradeStep
 from heliohub.providers.base import Reporter
 from heliohub.render.cloudformation.versions import (
     ADDONS,
     ClusterVersions,
-    decode,
     fallback_addon_versions,
 )
 from heliohub.render.outputs import AWSOutputs, UpgradeProgress
@@ -30,21 +30,20 @@ StepAction = Callable[[UpgradeStep], None]
 
 
 def deployed_versions(
-    outputs: Mapping[str, str] | None, template: Mapping[str, Any] | None = None
+    cluster: ClusterOutputs | None, template: Mapping[str, Any] | None = None
 ) -> ClusterVersions | None:
     """The versions the deployed cluster stack pins; None when there is no cluster stack.
 
     A stack made before heliohub recorded its versions has only the cluster's Version in its
     template; its node groups were created at that version and count as being there.
     """
-    if outputs is None:
+    if cluster is None:
         return None
-    control_plane = outputs.get("KubernetesVersion")
-    if control_plane:
+    if cluster.kubernetes_version:
         return ClusterVersions(
-            control_plane=control_plane,
-            nodegroups=decode(outputs.get("NodeGroupVersions")),
-            addons=decode(outputs.get("AddonVersions")),
+            control_plane=cluster.kubernetes_version,
+            nodegroups=dict(cluster.nodegroup_versions),
+            addons=dict(cluster.addon_versions),
         )
     for resource in (template or {}).get("Resources", {}).values():
         if resource.get("Type") == "AWS::EKS::Cluster":
