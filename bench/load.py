@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 from collections.abc import Awaitable
@@ -29,6 +30,7 @@ from bench.measure import log
 from bench.procs import MIB, pss_mib
 from bench.results import Failure, LoadRun
 from bench.stats import summarize
+from heliohub.inhub import hub_config
 
 SPAWN_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 60.0
@@ -258,16 +260,15 @@ def _peak(state: _State) -> dict[str, float]:
 
 
 def _hub_settings(dep: Deployment, peak: dict[str, float]) -> dict[str, str]:
-    rendered = (dep.data_dir / "state" / "rendered" / "local" / "jupyterhub_config.py").read_text()
-    out = {}
-    for trait in (
-        "JupyterHub.concurrent_spawn_limit",
-        "Spawner.http_timeout",
-        "Spawner.start_timeout",
-        "Spawner.mem_limit",
-    ):
-        m = re.search(rf"^c\.{re.escape(trait)} = (.+?)(\s+#.*)?$", rendered, re.MULTILINE)
-        out[f"c.{trait}"] = m.group(1) if m else "not set (no limit)"
+    rendered = dep.data_dir / "state" / "rendered" / "local" / "hub.json"
+    settings = json.loads(rendered.read_text())
+    mem_limit = settings["spawner"]["mem_limit"]
+    out = {
+        "c.JupyterHub.concurrent_spawn_limit": str(settings["hub"]["concurrent_spawn_limit"]),
+        "c.Spawner.http_timeout": str(hub_config.HTTP_TIMEOUT_S),
+        "c.Spawner.start_timeout": str(hub_config.START_TIMEOUT_S),
+        "c.Spawner.mem_limit": json.dumps(mem_limit) if mem_limit else "not set (no limit)",
+    }
     out["c.JupyterHub.concurrent_spawn_limit"] += " (config: `local.concurrent_spawn_limit`)"
     out["c.Spawner.mem_limit"] += " (config: `local.server_memory_limit_gib`; not enforced locally)"
     per_server = peak.get("median server PSS mib", 0.0)

@@ -11,7 +11,7 @@ from auth.oidc import Client, OIDCProvider, User
 from tornado import web
 from traitlets.config import Config
 
-from heliohub.hub_auth import OIDCDiscoveryAuthenticator, endpoints_from
+from heliohub.inhub.hub_auth import OIDCDiscoveryAuthenticator, endpoints_from
 
 pytestmark = pytest.mark.integration
 

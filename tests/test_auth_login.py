@@ -15,7 +15,7 @@ import requests
 from auth.hub import Hub, api, oauth_login
 from auth.oidc import Client, OIDCProvider, User
 
-from heliohub.render.auth import cognito_sign_out_url
+from heliohub.hubspec.login import cognito_sign_out_url
 
 pytestmark = pytest.mark.integration
 

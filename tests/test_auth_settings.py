@@ -11,7 +11,7 @@ from traitlets.config import Config
 
 from heliohub.config import HubConfig, parse
 from heliohub.errors import ConfigError
-from heliohub.render.auth import (
+from heliohub.hubspec.login import (
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,
     LOGOUT_URL_ENV,
@@ -73,7 +73,7 @@ def _dump(settings: AuthSettings) -> str:
 def test_oidc_traits_with_discovery_and_groups() -> None:
     settings = auth_settings(_oidc(allowed_groups=["scientists"]), HUB)
     assert settings.traitlets["JupyterHub"]["authenticator_class"] == (
-        "heliohub.hub_auth.OIDCDiscoveryAuthenticator"
+        "heliohub.inhub.hub_auth.OIDCDiscoveryAuthenticator"
     )
     generic = settings.traitlets["GenericOAuthenticator"]
     # Endpoints are left to discovery when the config sets none.

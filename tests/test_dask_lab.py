@@ -1,11 +1,11 @@
-"""The cluster class of the Dask sidebar's "+NEW" (heliohub.dask_lab), without a gateway: which
-dashboard link it gives, in a user's server and elsewhere."""
+"""The cluster class of the Dask sidebar's "+NEW" (heliohub.inhub.dask_lab), without a gateway:
+which dashboard link it gives, in a user's server and elsewhere."""
 
 from __future__ import annotations
 
 import pytest
 
-from heliohub.dask_lab import LabGatewayCluster
+from heliohub.inhub.dask_lab import LabGatewayCluster
 
 PUBLIC = "http://hub.example.org/services/dask-gateway/clusters/abc/status"
 

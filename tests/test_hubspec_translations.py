@@ -2,9 +2,10 @@
 
 Over generated configs (hypothesis), the same `dask`, `culling` and login settings are rendered
 for provider local and for provider kubernetes, and both results are loaded as their programs
-load them: the local hub's and gateway's config files through traitlets' own loader (the idle
-culler's options from the program list the supervisor runs), the chart's values as YAML with the
-gateway's extraConfig run against dask-gateway-server's real Options. Then the bounds and
+load them: the local hub's and gateway's constant config files, with the data files rendered
+beside them, through traitlets' own loader (the idle culler's options from the program list the
+supervisor runs); the chart's values as YAML with the gateway's extraConfig run as the chart
+runs it (tests/chart_config.py), against dask-gateway-server's real Options. Then the bounds and
 defaults of the cluster options, what the handler makes of a choice, the gateway's limits, the
 service names and prefix, the scopes and the culling must be the same. A drift between the two
 renderers fails here.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import chart_config
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,10 +94,7 @@ def _helm(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Con
     files = render_kubernetes(config, None)
     hub = yaml.safe_load(files["kubernetes/jupyterhub-values.yaml"])
     gateway = yaml.safe_load(files["kubernetes/dask-gateway-values.yaml"])
-    c = Config()
-    for _key, code in sorted(gateway["gateway"]["extraConfig"].items()):
-        exec(compile(code, "gateway.extraConfig", "exec"), {"c": c})
-    return hub, gateway, c
+    return hub, gateway, chart_config.gateway_config(gateway)
 
 
 def _bounds(options: Any) -> dict[str, tuple[Any, Any, Any]]:
@@ -171,6 +170,20 @@ def test_services_scopes_and_culling_agree(settings_: dict[str, Any]) -> None:
     for name, service in hub["services"].items():
         assert bool(local_services[name].get("admin")) is bool(service.get("admin")), name
     assert local_hub.Spawner.default_url == hub_values["singleuser"]["defaultUrl"]
+    # The login: the same traits for the same login (the hub spec's).
+    for cls in ("Authenticator", "NativeAuthenticator"):
+        assert dict(local_hub[cls]) == hub["config"][cls], cls
+    assert (
+        local_hub.JupyterHub.authenticator_class
+        == (hub["config"]["JupyterHub"]["authenticator_class"])
+    )
+    # What every server gets: each translation carries its spec's user environment, and the
+    # same way to log in to the gateway.
+    local_env, helm_env = local_hub.Spawner.environment, hub_values["singleuser"]["extraEnv"]
+    for provider, env in (("local", local_env), ("kubernetes", helm_env)):
+        spec_env = hub_spec(parse({**settings_, "provider": provider})).user_environment.env
+        assert spec_env.items() <= env.items(), provider
+    assert local_env["DASK_GATEWAY__AUTH__TYPE"] == helm_env["DASK_GATEWAY__AUTH__TYPE"]
     # Culling.
     cull = hub_values["cull"]
     culler = _culler_args(settings_)

@@ -1,7 +1,9 @@
 """The layers import downwards only: config, hub spec and the health check know no provider,
-render knows no provider, and no library module reaches the CLI. Checked in fresh
-interpreters, by what each import actually loads; and, since a function can import late, in
-the source of every provider module: none imports the health check (the CLI hands it over)."""
+render knows no provider, the code that runs inside the hub and the gateway (heliohub.inhub)
+knows neither, and no library module reaches the CLI. Checked in fresh interpreters, by what
+each import actually loads; since a function can import late, in the source of every provider
+module: none imports the health check (the CLI hands it over); and in the rendered artifacts,
+which name no provider's module and carry no generated Python."""
 
 from __future__ import annotations
 
@@ -12,6 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from heliohub.config import load
+from heliohub.render import render
 
 PROBE = (
     "import importlib, json, sys; importlib.import_module(sys.argv[1]); "
@@ -37,6 +43,24 @@ RULES = {
         "heliohub.render.cloudformation",
         "troposphere",
     ),
+    # Inside the hub and the gateway: only the hub spec's names and its own modules.
+    "heliohub.inhub.hub_config": (
+        "heliohub.config",
+        "heliohub.render",
+        "heliohub.providers",
+        "heliohub.cli",
+        "pydantic",
+    ),
+    "heliohub.inhub.gateway_config": (
+        "heliohub.config",
+        "heliohub.render",
+        "heliohub.providers",
+        "heliohub.cli",
+        "pydantic",
+    ),
+    "heliohub.inhub.gateway": ("heliohub.config", "heliohub.render", "heliohub.providers"),
+    "heliohub.inhub.spawner": ("heliohub.config", "heliohub.render", "heliohub.providers"),
+    "heliohub.inhub.launch": ("heliohub.config", "heliohub.render", "heliohub.providers"),
     "heliohub.providers.local.provider": ("heliohub.cli", "heliohub.check"),
     "heliohub.providers.aws.provider": ("heliohub.cli", "heliohub.check"),
     "heliohub.providers.kubernetes.provider": ("heliohub.cli", "heliohub.check"),
@@ -81,3 +105,48 @@ def test_no_provider_module_imports_the_health_check() -> None:
         for path in sources
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+TESTS = Path(__file__).parent
+CONFIGS = sorted(
+    [
+        *(TESTS / "config" / "fixtures").glob("*.happy.*.yaml"),
+        *(TESTS / "snapshots" / "local").glob("*.yaml"),
+    ]
+)
+
+
+def _renders() -> dict[str, dict[str, bytes]]:
+    return {path.name: render(load(path).config) for path in CONFIGS}
+
+
+def test_rendered_artifacts_name_no_provider_module() -> None:
+    """The hub and the gateway load heliohub.inhub, never a provider's module."""
+    for name, files in _renders().items():
+        for rel, content in files.items():
+            assert b"heliohub.providers" not in content, f"{name}: {rel}"
+            assert b"heliohub/providers" not in content, f"{name}: {rel}"
+
+
+def test_no_generated_python() -> None:
+    """What differs between configs is data: the local hub's and gateway's config files and the
+    charts' extraConfig are the same text for every config."""
+    texts: dict[str, set[str]] = {}
+    providers = set()
+    for files in _renders().values():
+        for rel, content in files.items():
+            if rel.endswith(".py"):
+                texts.setdefault(rel, set()).add(content.decode())
+        for rel, key in (
+            ("kubernetes/jupyterhub-values.yaml", "hub"),
+            ("kubernetes/dask-gateway-values.yaml", "gateway"),
+        ):
+            if rel in files:
+                providers.add(rel)
+                values = yaml.safe_load(files[rel])
+                extra = values[key]["extraConfig"]
+                texts.setdefault(f"{rel} {key}.extraConfig", set()).add(json.dumps(extra))
+    assert len(providers) == 2, "no chart values among the rendered fixtures"
+    assert {"local/jupyterhub_config.py", "local/dask_gateway_config.py"} <= set(texts)
+    for what, variants in texts.items():
+        assert len(variants) == 1, f"{what}: {len(variants)} different texts"

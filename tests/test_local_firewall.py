@@ -1,4 +1,4 @@
-"""The loopback firewall of system-users (providers/local/firewall.py): refused clearly when nft
+"""The loopback firewall of system-users (inhub/firewall.py): refused clearly when nft
 is missing or the kernel says no, and, as root with the real nft, a user's rules added and
 removed, and the table removed (its end-to-end effect is attacked in
 test_security_dashboards.py)."""
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from heliohub.errors import UserError
-from heliohub.providers.local import firewall
+from heliohub.inhub import firewall
 
 
 def test_missing_nft_is_refused_with_the_package_to_install(tmp_path: Path) -> None:

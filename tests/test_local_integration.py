@@ -98,7 +98,7 @@ def test_up_files_and_permissions(hub: LocalHub) -> None:
     # The files that run are exactly what `heliohub render` writes.
     rendered = hub.workdir / "rendered"
     hub.cli("render", "-o", str(rendered))
-    for name in ("jupyterhub_config.py", "dask_gateway_config.py"):
+    for name in ("hub.json", "gateway.json", "jupyterhub_config.py", "dask_gateway_config.py"):
         running = data / "state" / "rendered" / "local" / name
         assert running.read_bytes() == (rendered / "local" / name).read_bytes()
 

@@ -1,12 +1,14 @@
-"""render_local: snapshots, determinism, no secrets, and what the generated files configure.
+"""render_local: snapshots, determinism, no secrets, and what the rendered files configure.
 
-The generated files are executed the way JupyterHub and Dask Gateway load them (a traitlets
-config loader) with the HELIOHUB_* environment `heliohub up` sets, and the traits checked.
+The rendered data files are loaded the way JupyterHub and Dask Gateway load their config (a
+traitlets config loader on the constant config files beside them) with the HELIOHUB_*
+environment `heliohub up` sets, and the traits checked.
 Set HELIOHUB_UPDATE_SNAPSHOTS=1 to rewrite the snapshots after an intended change.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ def _config(path: Path) -> HubConfig:
 def test_snapshot(path: Path) -> None:
     files = render_local(_config(path))
     assert set(files) == {
+        "local/hub.json",
+        "local/gateway.json",
         "local/jupyterhub_config.py",
         "local/dask_gateway_config.py",
         "local/supervisord.conf",
@@ -57,7 +61,17 @@ def test_deterministic_and_valid_python(path: Path) -> None:
     for rel, content in first.items():
         if rel.endswith(".py"):
             compile(content, rel, "exec")
+        if rel.endswith(".json"):
+            json.loads(content)
         assert b"/work/" not in content and b"/tmp/" not in content
+
+
+def test_the_config_files_are_the_same_for_every_config() -> None:
+    """No generated Python: what differs between configs is data."""
+    renders = [render_local(_config(path)) for path in CONFIGS]
+    renders.append(render_local(parse({"culling": {"enabled": False}})))
+    for rel in ("local/jupyterhub_config.py", "local/dask_gateway_config.py"):
+        assert len({r[rel] for r in renders}) == 1, rel
 
 
 def test_no_secret_values(tmp_path: Path) -> None:
@@ -71,10 +85,12 @@ def test_no_secret_values(tmp_path: Path) -> None:
     )
     for content in render_local(config).values():
         assert secret.encode() not in content
-    hub = render_local(config)["local/jupyterhub_config.py"].decode()
+    hub = json.loads(render_local(config)["local/hub.json"])
     # Secrets are named, never given: the password and the check service token come from env.
-    assert 'user_password = env["HELIOHUB_SHARED_PASSWORD"]' in hub
-    assert '"api_token": env["HELIOHUB_CHECK_TOKEN"]' in hub
+    from_env = hub["login"]["traits_from_env"]
+    assert from_env["SharedPasswordAuthenticator.user_password"] == "HELIOHUB_SHARED_PASSWORD"
+    check = next(s for s in hub["services"]["services"] if s["name"] == "heliohub-check")
+    assert check["token_env"] == "HELIOHUB_CHECK_TOKEN"
 
 
 def test_public_url() -> None:
@@ -146,7 +162,7 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # Absolute: the Dask JupyterLab extension reads a relative link as relative to the server.
     assert env["DASK_GATEWAY__PUBLIC_ADDRESS"] == "http://127.0.0.1:8000/services/dask-gateway/"
     # "+NEW" in the Dask sidebar makes clusters that link their dashboard through the server.
-    assert env["DASK_LABEXTENSION__FACTORY__MODULE"] == "heliohub.dask_lab"
+    assert env["DASK_LABEXTENSION__FACTORY__MODULE"] == "heliohub.inhub.dask_lab"
     assert env["DASK_LABEXTENSION__FACTORY__CLASS"] == "LabGatewayCluster"
     assert env["DASK_GATEWAY__AUTH__TYPE"] == "jupyterhub"
     assert env["HELIOHUB_DEPLOYMENT_ID"] == "dep123"

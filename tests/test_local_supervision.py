@@ -8,7 +8,7 @@ import configparser
 import pytest
 
 from heliohub.config import parse
-from heliohub.providers.local.launch import service_env
+from heliohub.inhub.launch import service_env
 from heliohub.render.local_supervision import programs, supervisord_conf, systemd_units
 
 HUB_SECRETS = {
@@ -95,7 +95,7 @@ def test_systemd_units_restart_on_failure_and_hold_no_secret() -> None:
     assert "After=network-online.target heliohub-team-proxy.service" in hub
     # The proxy's token and its ports come from the environment file, never the unit.
     proxy = units["heliohub-team-proxy.service"]
-    assert "ExecStart=/opt/heliohub/bin/python -m heliohub.providers.local.launch proxy " in proxy
+    assert "ExecStart=/opt/heliohub/bin/python -m heliohub.inhub.launch proxy " in proxy
     assert "${HELIOHUB_PROXY_COMMAND}" in proxy
     assert "--api-ip 127.0.0.1 --api-port ${HELIOHUB_PROXY_API_PORT}" in proxy
     assert "CONFIGPROXY_AUTH_TOKEN" not in proxy
@@ -123,7 +123,7 @@ def test_a_service_gets_its_own_token_and_none_of_the_hubs_secrets(service: str)
 
 
 def test_the_gateway_gets_everything_its_config_reads() -> None:
-    from heliohub.providers.local.launch import KEEP
+    from heliohub.inhub.launch import KEEP
     from heliohub.render.local import GATEWAY_ENV
 
     assert set(GATEWAY_ENV) <= set(KEEP["dask-gateway"])
@@ -164,7 +164,7 @@ def test_the_proxy_program_listens_where_the_config_says(
     assert argv[:5] == [
         "%(ENV_HELIOHUB_BIN_DIR)s/python",
         "-m",
-        "heliohub.providers.local.launch",
+        "heliohub.inhub.launch",
         "proxy",
         "%(ENV_HELIOHUB_PROXY_COMMAND)s",
     ]

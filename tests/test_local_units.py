@@ -11,6 +11,7 @@ import pytest
 
 from heliohub.config import HubConfig, LoadedConfig, parse
 from heliohub.errors import RefusedError, UserError
+from heliohub.inhub.users import MAX_OS_NAME, os_username, safe_name
 from heliohub.providers.base import CheckReport, SilentReporter, UpOptions
 from heliohub.providers.local import LocalProvider, isolation, state
 from heliohub.providers.local import secrets as secret_files
@@ -18,7 +19,6 @@ from heliohub.providers.local.exposure import check_exposure
 from heliohub.providers.local.logs import read_logs
 from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
-from heliohub.providers.local.users import MAX_OS_NAME, os_username, safe_name
 
 TLS = {"mode": "files", "cert_file": "hub.crt", "key_file": "hub.key"}
 NATIVE = {"type": "native", "admin_users": ["admin"]}

@@ -22,9 +22,9 @@ import pytest
 from local_hub import delete_os_users
 
 from heliohub.errors import UserError
+from heliohub.inhub.registry import AccountRefused, check_uid, uid_min
+from heliohub.inhub.users import Homes, ensure_os_user, os_username, safe_name
 from heliohub.providers.local.isolation import check_user_prefix
-from heliohub.providers.local.registry import AccountRefused, check_uid, uid_min
-from heliohub.providers.local.users import Homes, ensure_os_user, os_username, safe_name
 
 pytestmark = [
     pytest.mark.root,

@@ -37,8 +37,8 @@ from auth.hub import api
 from auth.oidc import User
 from security_hub import ADMIN_GROUP, USER_GROUP, Matrix, open_matrix
 
+from heliohub.inhub.users import os_username, safe_name
 from heliohub.providers.local import processes
-from heliohub.providers.local.users import os_username, safe_name
 
 pytestmark = [
     pytest.mark.integration,

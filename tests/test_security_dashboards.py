@@ -23,7 +23,7 @@ import requests
 from test_security_matrix import ADMIN, PREFIX, A, B, Matrix, _os_user, _start_server, matrix
 
 from heliohub.check import run_in_kernel
-from heliohub.providers.local import firewall
+from heliohub.inhub import firewall
 
 pytestmark = [
     pytest.mark.integration,

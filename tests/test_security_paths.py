@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from heliohub.providers.local.users import Homes, ensure_home
+from heliohub.inhub.users import Homes, ensure_home
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
 

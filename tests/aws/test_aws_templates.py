@@ -18,8 +18,8 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from heliohub.config import HubConfig
 from heliohub.config.load import load
+from heliohub.hubspec.login import auth_settings
 from heliohub.providers.aws.dataloss import DATA_ACCESS_TYPES, DATA_TYPES, classify
-from heliohub.render.auth import auth_settings
 from heliohub.render.cloudformation import render_aws
 from heliohub.render.cloudformation.autoscaler import TEMPLATE_PREFIX
 from heliohub.render.helm import public_url

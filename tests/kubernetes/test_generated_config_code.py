@@ -1,11 +1,13 @@
-"""The Python the values carry (gateway.extraConfig, hub.extraConfig), run for real.
+"""The charts' extraConfig (the same text for every deployment), run for real on the values.
 
-The gateway snippet is executed with dask-gateway-server's own Options and a traitlets Config,
-so the ranges users may choose are enforced by the real option classes.
+The gateway's is executed as its chart executes it, with gateway.env as its environment and
+dask-gateway-server's own Options, so the ranges users may choose are enforced by the real
+option classes; the hub's with z2jh's get_config over the values (tests/chart_config.py).
 """
 
 from __future__ import annotations
 
+import chart_config
 import pytest
 import yaml
 from k8s_fakes import config
@@ -17,10 +19,7 @@ from heliohub.render.helm import render_kubernetes
 
 def gateway_config(cfg, outs=None) -> Config:
     values = yaml.safe_load(render_kubernetes(cfg, outs)["kubernetes/dask-gateway-values.yaml"])
-    c = Config()
-    for _key, code in sorted(values["gateway"]["extraConfig"].items()):
-        exec(compile(code, "gateway.extraConfig", "exec"), {"c": c})
-    return c
+    return chart_config.gateway_config(values)
 
 
 def test_worker_options_are_bounded_by_the_config() -> None:
@@ -99,10 +98,13 @@ def test_hub_reads_secret_traits_from_its_environment(monkeypatch) -> None:
         "name": "heliohub-auth",
         "key": "HELIOHUB_SHARED_PASSWORD",
     }
-    monkeypatch.setenv("HELIOHUB_SHARED_PASSWORD", "from-the-secret")
-    monkeypatch.setenv("HELIOHUB_SHARED_ADMIN_PASSWORD", "admin-from-the-secret")
-    c = Config()
-    exec(values["hub"]["extraConfig"]["heliohub-auth"], {"c": c})
+    c = chart_config.hub_config(
+        values,
+        {
+            "HELIOHUB_SHARED_PASSWORD": "from-the-secret",
+            "HELIOHUB_SHARED_ADMIN_PASSWORD": "admin-from-the-secret",
+        },
+    )
     assert c.SharedPasswordAuthenticator.user_password == "from-the-secret"
     assert c.SharedPasswordAuthenticator.admin_password == "admin-from-the-secret"
     assert set(values["hub"]["extraEnv"]) == {
@@ -139,8 +141,7 @@ def test_an_oidc_login_ships_its_authenticator_into_the_hub_pod(tmp_path) -> Non
         target = tmp_path / entry["mountPath"].lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(entry["stringData"])
-    code = values["hub"]["extraConfig"]["heliohub-auth"]
-    lib = code.split("sys.path.insert(0, ")[1].split(")")[0].strip('"')
+    lib = values["custom"]["heliohub"]["lib"]
     module, name = cls.rsplit(".", 1)
     probe = (
         f"import sys; sys.path.insert(0, {str(tmp_path / lib.lstrip('/'))!r}); "

@@ -17,14 +17,18 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import chart_config
 import pytest
 import yaml
 from k8s_fakes import CONFIGS, REPO
@@ -32,13 +36,17 @@ from k8s_fakes import config as named_config
 from k8s_fakes import outputs as stack_outputs
 from kubernetes_validate import utils as kv
 from test_manifests_validate import schema_version
+from traitlets.config import PyFileConfigLoader
 
 from heliohub.config import HubConfig
 from heliohub.config.load import load
+from heliohub.hubspec import hub_spec
+from heliohub.hubspec.login import EnvValue
 from heliohub.render.helm import build
 from heliohub.render.helm import releases as rel
 from heliohub.render.helm.aws_names import pool_labels, pool_taints
 from heliohub.render.helm.pools import core_pool
+from heliohub.render.helm.wiring import AUTH_SECRET
 from heliohub.render.outputs import AWSOutputs
 
 CHARTS = REPO.parent / "shared" / "charts"
@@ -240,6 +248,57 @@ def test_hub_and_gateway_are_wired_through_the_real_charts(case: str, rendered) 
     assert ref["key"] in r.objects("jupyterhub", "Secret")[ref["name"]]["data"]
     # The traefik the hub routes to is cluster-internal.
     assert services[host]["spec"]["type"] == "ClusterIP"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_charts_run_heliohubs_values_as_the_hub_spec_says(
+    case: str, rendered, tmp_path: Path
+) -> None:
+    """The gateway's config file as its chart renders it, loaded by traitlets with the gateway
+    pod's environment, and the hub's extraConfig with the hub pod's: the cluster options, the
+    limits and the secret login traits are the hub spec's."""
+    r = rendered(case)
+    spec = hub_spec(r.config, case_config(case)[1])
+    code = r.objects("dask-gateway", "ConfigMap")["api-dask-gateway"]["data"][
+        "dask_gateway_config.py"
+    ]
+    (tmp_path / "dask_gateway_config.py").write_text(code)
+    pod_env = env_of(r.objects("dask-gateway", "Deployment")["api-dask-gateway"])
+    env = {name: e["value"] for name, e in pod_env.items() if "value" in e}
+    # Kubernetes' service links, from which the chart finds the hub's API.
+    env |= {"HUB_SERVICE_HOST": "hub", "HUB_SERVICE_PORT": "8081"}
+    saved_path = list(sys.path)
+    try:
+        with mock.patch.dict(os.environ, env):
+            c = PyFileConfigLoader("dask_gateway_config.py", path=str(tmp_path)).load_config()
+    finally:
+        sys.path[:] = saved_path
+    options = c.Backend.cluster_options
+    bounds = {f.field: (f.min, f.max, f.default) for f in options.fields if hasattr(f, "min")}
+    cores, memory = spec.gateway.options.worker_cores, spec.gateway.options.worker_memory_gib
+    assert bounds == {
+        "worker_cores": (cores.min, cores.max, cores.default),
+        "worker_memory": (memory.min, memory.max, memory.default),
+    }
+    assert c.ClusterConfig.cluster_max_workers == spec.gateway.max_workers_per_cluster
+    assert float(c.ClusterConfig.idle_timeout) == spec.gateway.cluster_idle_timeout_s
+    assert c.JupyterHubAuthenticator.jupyterhub_service_name == spec.gateway.service
+
+    hub_env = env_of(r.objects("jupyterhub", "Deployment")["hub"])
+    secrets = {
+        name: f"from-the-secret-{name}"
+        for name, e in hub_env.items()
+        if e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == AUTH_SECRET
+    }
+    hub = chart_config.hub_config(hub_values(r), secrets)
+    from_env = [
+        (cls, trait, value.name)
+        for cls, traits in spec.login.traitlets.items()
+        for trait, value in traits.items()
+        if isinstance(value, EnvValue)
+    ]
+    for cls, trait, name in from_env:
+        assert hub[cls][trait] == f"from-the-secret-{name}", f"{cls}.{trait}"
 
 
 # -- placement ---------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Built once from the config (`hub_spec`), pure and without I/O. The local renderer
 (render/local.py) and the Helm renderer (render/helm/) translate it into each provider's
-settings; names, scopes, bounds, limits and culling are spelled here and nowhere else.
+settings; names, scopes, bounds, limits, culling, the login (`hubspec.login`, imported only
+where it is needed: the gateway imports this package and needs no config models) and what
+users' servers get are spelled here and nowhere else.
 """
 
 from heliohub.hubspec.names import (
@@ -23,6 +25,8 @@ from heliohub.hubspec.spec import (
     Culling,
     Gateway,
     HubSpec,
+    Service,
+    UserEnvironment,
     hub_spec,
 )
 from heliohub.hubspec.urls import cluster_public_url, local_public_url
@@ -43,6 +47,8 @@ __all__ = [
     "Culling",
     "Gateway",
     "HubSpec",
+    "Service",
+    "UserEnvironment",
     "cluster_public_url",
     "hub_spec",
     "local_public_url",

@@ -12,6 +12,8 @@ GATEWAY_PREFIX = f"/services/{GATEWAY_SERVICE}"
 GATEWAY_SCOPE = f"access:services!service={GATEWAY_SERVICE}"
 
 CULLER_SERVICE = "idle-culler"
+# The Dask sidebar's cluster class on the local hub (runs in users' servers).
+LAB_CLUSTER_FACTORY = ("heliohub.inhub.dask_lab", "LabGatewayCluster")
 CHECK_SERVICE = "heliohub-check"
 USERS_SERVICE = "heliohub-users"
 

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from heliohub.hubspec import names
 
 if TYPE_CHECKING:
-    # Only the type: the gateway imports this module for the handler's semantics, and needs
+    # Only the types: the gateway imports this module for the handler's semantics, and needs
     # no config models.
     from heliohub.config import HubConfig
+    from heliohub.hubspec.login import AuthSettings
+    from heliohub.render.outputs import AWSOutputs
 
 N = TypeVar("N", int, float)
 GIB = 2**30
@@ -87,21 +89,73 @@ class Service:
 
 
 @dataclass(frozen=True)
+class UserEnvironment:
+    """What every user's server gets: where it opens, what its token may do, and the
+    environment that lets `Gateway()` in a notebook work with no arguments.
+
+    Where the gateway is (DASK_GATEWAY__ADDRESS and __PROXY_ADDRESS) is each provider's own:
+    its translation adds it, and what servers run from (the image, or the local user
+    environment's bin directory).
+    """
+
+    default_url: str
+    server_token_scopes: tuple[str, ...]
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
 class HubSpec:
     name: str
+    # How users reach the hub (hubspec/urls.py); OAuth callbacks are made from it.
+    public_url: str
     gateway: Gateway
     culling: Culling
     user_role_scopes: tuple[str, ...]
-    server_token_scopes: tuple[str, ...]
     # The services besides the gateway; the culler only when culling is on.
     services: tuple[Service, ...]
-    default_url: str = "/lab"
+    # Who may log in, and how (hubspec/login.py).
+    login: AuthSettings
+    user_environment: UserEnvironment
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
 
 
-def hub_spec(config: HubConfig) -> HubSpec:
+def _user_environment(config: HubConfig, public_url: str) -> UserEnvironment:
+    if config.provider == "local":
+        # Absolute: the Dask JupyterLab extension takes a relative link as relative to the
+        # server.
+        env = {"DASK_GATEWAY__PUBLIC_ADDRESS": f"{public_url}{names.GATEWAY_PREFIX}/"}
+    else:
+        env = {"DASK_GATEWAY__PUBLIC_ADDRESS": f"{names.GATEWAY_PREFIX}/"}
+    env["DASK_GATEWAY__AUTH__TYPE"] = "jupyterhub"
+    if config.provider == "local":
+        # "+NEW" in the Dask sidebar: a cluster whose plots come through the user's own
+        # server (local only: the charts' server images have no heliohub).
+        module, cls = names.LAB_CLUSTER_FACTORY
+        env["DASK_LABEXTENSION__FACTORY__MODULE"] = module
+        env["DASK_LABEXTENSION__FACTORY__CLASS"] = cls
+    else:
+        # Workers run the image of the user's server unless asked otherwise (the client
+        # fills in the environment; KubeSpawner sets JUPYTER_IMAGE_SPEC to the profile's
+        # image), so the libraries on both sides match, CUDA ones included.
+        env["DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE"] = "{JUPYTER_IMAGE_SPEC}"
+    return UserEnvironment(
+        default_url="/lab", server_token_scopes=names.SERVER_TOKEN_SCOPES, env=env
+    )
+
+
+def hub_spec(config: HubConfig, outputs: AWSOutputs | None = None) -> HubSpec:
+    """The hub spec of a valid config; outputs: what the AWS stacks produced (provider aws),
+    for the Cognito app client the login uses."""
+    # Imported here: the gateway imports this module, and needs neither the login nor the
+    # config models it reads.
+    from heliohub.hubspec.login import auth_settings
+    from heliohub.hubspec.urls import cluster_public_url, local_public_url
+
+    public_url = (
+        local_public_url(config) if config.provider == "local" else cluster_public_url(config)
+    )
     dask = config.dask
     culling = config.culling
     services = [
@@ -113,6 +167,7 @@ def hub_spec(config: HubConfig) -> HubSpec:
         services.append(Service(names.CULLER_SERVICE, names.CULLER_SCOPES))
     return HubSpec(
         name=config.name,
+        public_url=public_url,
         gateway=Gateway(
             service=names.GATEWAY_SERVICE,
             prefix=names.GATEWAY_PREFIX,
@@ -138,6 +193,7 @@ def hub_spec(config: HubConfig) -> HubSpec:
             max_age_s=culling.max_age_s,
         ),
         user_role_scopes=names.USER_ROLE_SCOPES,
-        server_token_scopes=names.SERVER_TOKEN_SCOPES,
         services=tuple(services),
+        login=auth_settings(config, public_url, outputs=outputs),
+        user_environment=_user_environment(config, public_url),
     )

@@ -6,7 +6,7 @@ process supervisor from PyPI; on a server with systemd, `heliohub service instal
 unit per program instead, as The Littlest JupyterHub does. Both are rendered here from one list
 of programs, so they cannot drift apart. The proxy (configurable-http-proxy) is a program of its
 own, not the hub's child: it and every user's route outlive a restart of the hub, and a
-restarted proxy gets its routes back from the hub (see render.local).
+restarted proxy gets its routes back from the hub (see heliohub.inhub.hub_config).
 
 Pure: machine-specific values are read from HELIOHUB_* environment variables (supervisord's
 `%(ENV_...)s`, systemd's `${...}`) or passed in as arguments (systemd units).
@@ -46,7 +46,7 @@ def _proxy(config: HubConfig) -> Program:
     argv = [
         "{bin}/python",
         "-m",
-        "heliohub.providers.local.launch",
+        "heliohub.inhub.launch",
         "proxy",
         "{env[HELIOHUB_PROXY_COMMAND]}",
         "--ip",
@@ -96,7 +96,7 @@ def programs(config: HubConfig) -> list[Program]:
             argv=(
                 "{bin}/python",
                 "-m",
-                "heliohub.providers.local.launch",
+                "heliohub.inhub.launch",
                 "dask-gateway",
                 "{bin}/dask-gateway-server",
                 "--config",
@@ -119,7 +119,7 @@ def programs(config: HubConfig) -> list[Program]:
                 argv=(
                     "{bin}/python",
                     "-m",
-                    "heliohub.providers.local.launch",
+                    "heliohub.inhub.launch",
                     "idle-culler",
                     "{bin}/jupyterhub-idle-culler",
                     *args,

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.eks_releases import support_line
 from heliohub.errors import UserError
+from heliohub.hubspec.login import COGNITO_CLIENT_SECRET_FILE
 from heliohub.providers.aws import changeset, costs, teardown
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.engine import DeployEngine
@@ -75,7 +76,6 @@ from heliohub.providers.base import (
     Status,
     UpOptions,
 )
-from heliohub.render.auth import COGNITO_CLIENT_SECRET_FILE
 from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG, creates_user_pool
 from heliohub.render.cloudformation.versions import ClusterVersions, config_versions
 from heliohub.render.outputs import AWSOutputs

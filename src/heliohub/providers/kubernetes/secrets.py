@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from heliohub.errors import UserError
-from heliohub.render.auth import AuthSettings
+from heliohub.hubspec.login import AuthSettings
 
 # Secrets heliohub may invent; others (the Cognito app client's) are written by the aws provider.
 GENERATED_HERE = frozenset({"shared-password", "shared-admin-password"})

@@ -10,8 +10,8 @@ from typing import Literal
 
 from heliohub.config import REAL_AUTH_TYPES, HubConfig
 from heliohub.errors import UserError
-from heliohub.providers.local import firewall
-from heliohub.providers.local.users import foreign_accounts
+from heliohub.inhub import firewall
+from heliohub.inhub.users import foreign_accounts
 
 Isolation = Literal["none", "system-users"]
 

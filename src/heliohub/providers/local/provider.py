@@ -18,6 +18,14 @@ from heliohub.config import REAL_AUTH_TYPES, LoadedConfig
 from heliohub.config.auth import SharedPasswordAuth
 from heliohub.config.local import is_loopback, split_bind
 from heliohub.errors import RefusedError, UserError
+from heliohub.hubspec import hub_spec
+from heliohub.inhub import firewall
+from heliohub.inhub.users import (
+    ensure_group,
+    lookup_group,
+    prepare_shared_dir,
+    shared_writers_group,
+)
 from heliohub.providers import oplock
 from heliohub.providers.base import (
     CheckReport,
@@ -33,7 +41,6 @@ from heliohub.providers.base import (
 )
 from heliohub.providers.local import (
     exposure,
-    firewall,
     hub_db,
     isolation,
     offline_checks,
@@ -47,13 +54,6 @@ from heliohub.providers.local.layout import Layout
 from heliohub.providers.local.logs import read_logs
 from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
-from heliohub.providers.local.users import (
-    ensure_group,
-    lookup_group,
-    prepare_shared_dir,
-    shared_writers_group,
-)
-from heliohub.render.auth import auth_settings
 from heliohub.render.files import write_tree
 from heliohub.render.local import GATEWAY_PREFIX, public_url, render_local
 from heliohub.render.local_supervision import programs
@@ -254,7 +254,7 @@ class LocalProvider(Provider):
         out["HELIOHUB_GATEWAY_ENCRYPT_KEY"] = secret_files.read_secret_file(
             key_file, "gateway database key"
         )
-        settings = auth_settings(self.config, public_url(self.config))
+        settings = hub_spec(self.config).login
         for env_name, ref in settings.secrets.items():
             if ref is None:
                 continue

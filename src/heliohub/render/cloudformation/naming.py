@@ -63,7 +63,7 @@ def callback_url(config: HubConfig) -> str:
 
 def sign_out_urls(config: HubConfig) -> list[str]:
     """Where Cognito may send the browser after logout (`logout_uri` must be one of these)."""
-    from heliohub.render.auth import cognito_sign_out_url
+    from heliohub.hubspec.login import cognito_sign_out_url
     from heliohub.render.helm import public_url
 
     _domain(config)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from heliohub.config import HubConfig
-from heliohub.hubspec import cluster_public_url
-from heliohub.render.auth import AuthSettings, auth_settings
+from heliohub.hubspec import cluster_public_url, hub_spec
+from heliohub.hubspec.login import AuthSettings
 from heliohub.render.helm import releases as rel
 from heliohub.render.helm.addons import autoscaler_values, nvidia_values
 from heliohub.render.helm.gateway import gateway_values
@@ -42,8 +42,8 @@ class KubernetesRender:
 
 def build(config: HubConfig, outputs: AWSOutputs | None = None) -> KubernetesRender:
     # The config model refuses an OAuth login without a domain (provider_rules.py).
-    # On AWS the Cognito preset is filled from the stack outputs by auth_settings itself.
-    settings = auth_settings(config, public_url(config), outputs=outputs)
+    # On AWS the Cognito preset is filled from the stack outputs by the hub spec's login.
+    settings = hub_spec(config, outputs).login
     auth = hub_auth(settings)
     objects = manifests(config, outputs, auth.secret_keys)
     d = rel.VALUES_DIR

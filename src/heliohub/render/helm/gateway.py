@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from typing import Any
 
 from heliohub.config import HubConfig
@@ -55,78 +56,38 @@ def gpu_workers_offered(config: HubConfig) -> bool:
     return pools.pool(config, name).gpus_per_node > 0
 
 
-def _literal(value: Any) -> str:
-    # A JSON document inside a Python string literal: exact, and no Python repr quirks.
-    return f"json.loads({json.dumps(json.dumps(value, sort_keys=True))})"
+# The gateway's extraConfig reads its values from this variable (gateway.env).
+SETTINGS_ENV = "HELIOHUB_GATEWAY"
 
 
-def options_config(config: HubConfig) -> str:
-    """gateway.extraConfig: the options users may choose, bounded as the hub spec says."""
+def extra_config() -> str:
+    """gateway.extraConfig: the same text for every deployment (heliohub.inhub's
+    chart_gateway_config.py); the values are in SETTINGS_ENV."""
+    return resources.files("heliohub.inhub").joinpath("chart_gateway_config.py").read_text()
+
+
+def gateway_settings(config: HubConfig) -> dict[str, Any]:
+    """The options users may choose, bounded as the hub spec says, and the gateway's limits."""
     dask = config.dask
     gateway = hub_spec(config).gateway
     cores, memory = gateway.options.worker_cores, gateway.options.worker_memory_gib
-    worker_pod = _pod_config(config, dask.worker_node_pool)
-    gpu = gpu_workers_offered(config)
-    fields = [
-        f'Integer("worker_cores", default={cores.default}, '
-        f'min={cores.min}, max={cores.max}, label="Worker cores")',
-        f'Float("worker_memory", default={memory.default!r}, '
-        f"min={memory.min!r}, max={memory.max!r}, "
-        'label="Worker memory (GiB)")',
-        f'String("image", default={json.dumps(worker_image(config))}, label="Image")',
-    ]
-    if gpu:
-        fields.append('Bool("gpu", default=False, label="GPU workers")')
-    lines = [
-        "# heliohub: cluster options and limits, from the config's `dask` section",
-        "import json",
-        "",
-        "from dask_gateway_server.options import Bool, Float, Integer, Options, String",
-        "",
-        f"_WORKER_POD = {_literal(worker_pod)}",
-    ]
-    if gpu:
-        gpu_pod = _pod_config(config, dask.gpu_worker_node_pool)
-        lines += [
-            f"_GPU_POD = {_literal(gpu_pod)}",
-            f"_GPU_CONTAINER = {_literal({'resources': {'limits': {'nvidia.com/gpu': 1}}})}",
-        ]
-    lines += [
-        "",
-        "",
-        "def _heliohub_options(options, user):",
-        "    memory = int(options.worker_memory * 2**30)",
-        "    overrides = {",
-        '        "worker_cores": options.worker_cores,',
-        '        "worker_threads": options.worker_cores,',
-        '        "worker_cores_limit": options.worker_cores,',
-        '        "worker_memory": memory,',
-        '        "worker_memory_limit": memory,',
-        '        "image": options.image,',
-        '        "worker_extra_pod_config": _WORKER_POD,',
-        "    }",
-    ]
-    if gpu:
-        lines += [
-            "    if options.gpu:",
-            '        overrides["worker_extra_pod_config"] = _GPU_POD',
-            '        overrides["worker_extra_container_config"] = _GPU_CONTAINER',
-        ]
-    lines += [
-        "    return overrides",
-        "",
-        "",
-        "c.Backend.cluster_options = Options(",
-        *[f"    {f}," for f in fields],
-        "    handler=_heliohub_options,",
-        ")",
-        f"c.ClusterConfig.cluster_max_workers = {gateway.max_workers_per_cluster}",
-        f"c.ClusterConfig.idle_timeout = {num(gateway.cluster_idle_timeout_s)}",
-        "# dask >= 2026 has no dask-scheduler / dask-worker executables",
-        'c.KubeClusterConfig.scheduler_cmd = ["dask", "scheduler"]',
-        'c.KubeClusterConfig.worker_cmd = ["dask", "worker"]',
-    ]
-    return "\n".join(lines) + "\n"
+    gpu: dict[str, Any] | None = None
+    if gpu_workers_offered(config):
+        gpu = {
+            "pod": _pod_config(config, dask.gpu_worker_node_pool),
+            "container": {"resources": {"limits": {"nvidia.com/gpu": 1}}},
+        }
+    return {
+        "options": {
+            "worker_cores": {"min": cores.min, "max": cores.max, "default": cores.default},
+            "worker_memory_gib": {"min": memory.min, "max": memory.max, "default": memory.default},
+            "image": worker_image(config),
+        },
+        "worker_pod": _pod_config(config, dask.worker_node_pool),
+        "gpu": gpu,
+        "max_workers_per_cluster": gateway.max_workers_per_cluster,
+        "cluster_idle_timeout_s": num(gateway.cluster_idle_timeout_s),
+    }
 
 
 def gateway_values(config: HubConfig) -> dict[str, Any]:
@@ -153,7 +114,13 @@ def gateway_values(config: HubConfig) -> dict[str, Any]:
             },
         },
         "backend": backend,
-        "extraConfig": {"heliohub-options": options_config(config)},
+        "env": [
+            {
+                "name": SETTINGS_ENV,
+                "value": json.dumps(gateway_settings(config), sort_keys=True),
+            }
+        ],
+        "extraConfig": {"heliohub": extra_config()},
         **core,
     }
     return {

@@ -7,19 +7,19 @@ Kubernetes Secret the provider creates from the config's secret references.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from heliohub.render.auth import AuthSettings, EnvValue
+from heliohub.hubspec.login import AuthSettings, EnvValue
 from heliohub.render.helm.wiring import AUTH_SECRET
 
 
 @dataclass(frozen=True)
 class HubAuth:
     config: dict[str, dict[str, Any]]
-    extra_config: str
+    # the chart's custom.heliohub, read by the constant hub.extraConfig
+    custom: dict[str, Any]
     extra_env: dict[str, Any]
     # environment variable names the auth Secret must hold, sorted
     secret_keys: list[str]
@@ -42,8 +42,13 @@ def _check_no_nested(value: Any, where: str) -> None:
 HUB_LIB = "/usr/local/etc/heliohub"
 
 
-def _hub_modules(settings: AuthSettings) -> tuple[dict[str, Any], str]:
-    """(hub.extraFiles, code putting them on sys.path) for heliohub modules the login uses."""
+def extra_config() -> str:
+    """hub.extraConfig: constant, the values are in custom.heliohub."""
+    return resources.files("heliohub.inhub").joinpath("chart_hub_config.py").read_text()
+
+
+def _hub_modules(settings: AuthSettings) -> dict[str, Any]:
+    """hub.extraFiles: heliohub modules the login uses, with their packages."""
     modules = sorted(
         {
             str(value).rsplit(".", 1)[0]
@@ -55,13 +60,21 @@ def _hub_modules(settings: AuthSettings) -> tuple[dict[str, Any], str]:
         }
     )
     if not modules:
-        return {}, ""
+        return {}
     files: dict[str, Any] = {
         "heliohub-init": {
             "mountPath": f"{HUB_LIB}/heliohub/__init__.py",
             "stringData": "# heliohub modules mounted into the hub pod\n",
         }
     }
+    packages = sorted({m.rsplit(".", 1)[0] for m in modules} - {"heliohub"})
+    for package in packages:
+        name = package.split(".", 1)[1]
+        source = resources.files(package).joinpath("__init__.py").read_text()
+        files[f"heliohub-{name.replace('.', '-')}-init"] = {
+            "mountPath": f"{HUB_LIB}/heliohub/{name.replace('.', '/')}/__init__.py",
+            "stringData": source,
+        }
     for module in modules:
         name = module.split(".", 1)[1]
         # Package data of heliohub itself: the same bytes for the same version.
@@ -70,8 +83,7 @@ def _hub_modules(settings: AuthSettings) -> tuple[dict[str, Any], str]:
             "mountPath": f"{HUB_LIB}/heliohub/{name.replace('.', '/')}.py",
             "stringData": source,
         }
-    code = f"import sys\nsys.path.insert(0, {json.dumps(HUB_LIB)})\n"
-    return files, code
+    return files
 
 
 def hub_auth(settings: AuthSettings) -> HubAuth:
@@ -85,18 +97,18 @@ def hub_auth(settings: AuthSettings) -> HubAuth:
             _check_no_nested(value, f"{cls}.{trait}")
             config.setdefault(cls, {})[trait] = value
     keys = sorted({name for _, _, name in from_env} | set(settings.secrets))
-    lines = ["# heliohub: secret traits, from the auth Secret via the environment", "import os"]
-    for cls, trait, name in sorted(from_env):
-        lines.append(f"c.{cls}.{trait} = os.environ[{json.dumps(name)}]")
-    extra_config = "\n".join(lines) + "\n" if from_env else ""
-    extra_files, path_code = _hub_modules(settings)
-    extra_config = path_code + extra_config
+    extra_files = _hub_modules(settings)
+    custom: dict[str, Any] = {
+        "traits_from_env": {f"{cls}.{trait}": name for cls, trait, name in sorted(from_env)}
+    }
+    if extra_files:
+        custom["lib"] = HUB_LIB
     extra_env = {
         name: {"valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": name}}} for name in keys
     }
     return HubAuth(
         config=config,
-        extra_config=extra_config,
+        custom=custom,
         extra_env=extra_env,
         secret_keys=keys,
         extra_files=extra_files,

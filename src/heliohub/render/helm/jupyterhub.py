@@ -8,7 +8,7 @@ from heliohub.config import HubConfig
 from heliohub.config.compute import Profile
 from heliohub.hubspec import hub_spec
 from heliohub.render.helm import aws_names, pools
-from heliohub.render.helm.hub_auth import HubAuth
+from heliohub.render.helm.hub_auth import HubAuth, extra_config
 from heliohub.render.helm.wiring import (
     CHECK_ROLE,
     CHECK_SERVICE,
@@ -72,18 +72,14 @@ def gateway_address(https_via_autohttps: bool) -> str:
 
 
 def singleuser_env(config: HubConfig, https_via_autohttps: bool) -> dict[str, str]:
+    """Where the gateway is in the cluster, and the rest of the hub spec's user environment."""
     ns = config.kubernetes.namespace
     return {
         "DASK_GATEWAY__ADDRESS": gateway_address(https_via_autohttps),
         "DASK_GATEWAY__PROXY_ADDRESS": (
             f"gateway://{GATEWAY_TRAEFIK_SERVICE}.{ns}:{GATEWAY_TRAEFIK_PORT}"
         ),
-        "DASK_GATEWAY__PUBLIC_ADDRESS": f"{GATEWAY_PREFIX}/",
-        "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
-        # Workers run the image of the user's server unless asked otherwise (the client fills
-        # in the environment; KubeSpawner sets JUPYTER_IMAGE_SPEC to the profile's image), so
-        # the libraries on both sides match, CUDA ones included.
-        "DASK_GATEWAY__CLUSTER__OPTIONS__IMAGE": "{JUPYTER_IMAGE_SPEC}",
+        **hub_spec(config).user_environment.env,
     }
 
 
@@ -192,7 +188,8 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
     autohttps = config.https.mode == "letsencrypt"
 
     hub_config: dict[str, dict[str, Any]] = {k: dict(v) for k, v in auth.config.items()}
-    hub_config.setdefault("Spawner", {})["server_token_scopes"] = list(spec.server_token_scopes)
+    user = spec.user_environment
+    hub_config.setdefault("Spawner", {})["server_token_scopes"] = list(user.server_token_scopes)
 
     db_pvc: dict[str, Any] = {"annotations": dict(KEEP)}
     if config.provider == "aws":
@@ -226,8 +223,8 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
         **core,
         **_netpol(netpol),
     }
-    if auth.extra_config:
-        hub["extraConfig"] = {"heliohub-auth": auth.extra_config}
+    # The same text for every deployment; its values are custom.heliohub.
+    hub["extraConfig"] = {"heliohub": extra_config()}
     if auth.extra_env:
         hub["extraEnv"] = auth.extra_env
     if auth.extra_files:
@@ -256,7 +253,7 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
     home = config.storage.home
     singleuser: dict[str, Any] = {
         "image": {"name": image_name, "tag": image_tag},
-        "defaultUrl": spec.default_url,
+        "defaultUrl": user.default_url,
         "uid": home.uid,
         "fsGid": home.gid,
         "extraEnv": singleuser_env(config, autohttps),
@@ -288,6 +285,7 @@ def jupyterhub_values(config: HubConfig, auth: HubAuth) -> dict[str, Any]:
         scheduling["userPods"] = {"nodeAffinity": {"matchNodePurpose": "require"}}
 
     values: dict[str, Any] = {
+        "custom": {"heliohub": auth.custom},
         "hub": hub,
         "proxy": proxy,
         "singleuser": singleuser,

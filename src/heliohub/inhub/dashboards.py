@@ -31,7 +31,7 @@ import aiohttp
 from aiohttp import web
 from dask_gateway_server.backends.local import LocalBackend
 
-from heliohub.providers.local.firewall import OwnerFirewall
+from heliohub.inhub.firewall import OwnerFirewall
 
 SESSION_COOKIE = "heliohub-dask-dashboards"
 STATE_COOKIE = "heliohub-dask-dashboards-state"

@@ -25,9 +25,9 @@ from traitlets import Integer as IntTrait
 from traitlets import Unicode
 
 from heliohub.hubspec.spec import ClusterOptions
-from heliohub.providers.local.dashboards import DashboardAuthBackend, OwnerPortsBackend
-from heliohub.providers.local.registry import AccountRefused
-from heliohub.providers.local.users import Homes, ensure_home, ensure_os_user, os_username
+from heliohub.inhub.dashboards import DashboardAuthBackend, OwnerPortsBackend
+from heliohub.inhub.registry import AccountRefused
+from heliohub.inhub.users import Homes, ensure_home, ensure_os_user, os_username
 
 # A directory made by root a moment ago: never follow a link in its place.
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW

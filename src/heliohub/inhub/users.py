@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from heliohub.providers.local.registry import Account, AccountRefused, Registry, check_uid
+from heliohub.inhub.registry import Account, AccountRefused, Registry, check_uid
 
 # What useradd and every file system accept without surprises.
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

@@ -1,4 +1,5 @@
-"""The hub's login settings, shared by every provider (local hub config and Helm `hub.config`).
+"""The hub's login: the part of the hub spec (`HubSpec.login`) both renderers translate (the
+local hub's data file, the chart's `hub.config`).
 
 Secret values never pass through here: a trait that needs one gets an EnvValue, and the
 provider puts the secret into that environment variable of the hub process only.
@@ -7,7 +8,7 @@ provider puts the secret into that environment variable of the hub process only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from heliohub.config import HubConfig
@@ -21,7 +22,10 @@ from heliohub.config.auth import (
 )
 from heliohub.config.base import SecretRef
 from heliohub.errors import ConfigError
-from heliohub.render.outputs import AWSOutputs
+
+if TYPE_CHECKING:
+    # Only the type: what the AWS stacks produced, read for the Cognito app client.
+    from heliohub.render.outputs import AWSOutputs
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,11 @@ COGNITO_CLIENT_ID_FILE = "cognito-client-id"
 COGNITO_CLIENT_SECRET_FILE = "cognito-client-secret"
 COGNITO_LOGOUT_URL_FILE = "cognito-logout-url"
 
-OIDC_AUTHENTICATOR = "heliohub.hub_auth.OIDCDiscoveryAuthenticator"
+OIDC_AUTHENTICATOR = "heliohub.inhub.hub_auth.OIDCDiscoveryAuthenticator"
 GENERIC_AUTHENTICATOR = "oauthenticator.generic.GenericOAuthenticator"
 GITHUB_AUTHENTICATOR = "oauthenticator.github.GitHubOAuthenticator"
 # nativeauthenticator with a login handler that also works on JupyterHub 6 (see native_auth.py)
-NATIVE_AUTHENTICATOR = "heliohub.native_auth.HeliohubNativeAuthenticator"
+NATIVE_AUTHENTICATOR = "heliohub.inhub.native_auth.HeliohubNativeAuthenticator"
 # where oauthenticator keeps the user's claims inside auth_state
 USER_CLAIMS_KEY = "oauth_user"
 COGNITO_GROUPS_CLAIM = "cognito:groups"

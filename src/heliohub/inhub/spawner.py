@@ -17,8 +17,8 @@ from jupyterhub.spawner import LocalProcessSpawner
 from tornado import web
 from traitlets import Float, Unicode
 
-from heliohub.providers.local.registry import AccountRefused
-from heliohub.providers.local.users import (
+from heliohub.inhub.registry import AccountRefused
+from heliohub.inhub.users import (
     Homes,
     ensure_home,
     ensure_os_user,

@@ -1,0 +1,167 @@
+"""The local hub's JupyterHub settings, applied inside the hub from its rendered data file.
+
+`heliohub render` writes `local/hub.json` (render/local.py: what the config decides) next to
+a constant `jupyterhub_config.py` that calls `configure`. What depends on this machine or this
+run (paths, free ports, the isolation `auto` resolves to, secrets) comes from the HELIOHUB_*
+environment `heliohub up` sets (runtime_env.py). One function per part of the hub, each only
+setting traits, as The Littlest JupyterHub's configurer does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from heliohub.inhub import runtime_env as rt
+
+SPAWNERS = "heliohub.inhub.spawner"
+# Generous: a busy machine may take a minute to import JupyterLab and its extensions.
+HTTP_TIMEOUT_S = 120
+START_TIMEOUT_S = 180
+
+
+def load(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _paths(env: Mapping[str, str]) -> dict[str, str]:
+    data_dir = env[rt.DATA_DIR]
+    return {
+        "state": os.path.join(data_dir, "state"),
+        "secrets": os.path.join(data_dir, "secrets"),
+        "homes": os.path.join(data_dir, "homes"),
+        "shared": os.path.join(data_dir, "shared"),
+    }
+
+
+def hub(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Internal API on loopback, state in <data_dir>/state, secrets in <data_dir>/secrets."""
+    paths = _paths(env)
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = int(env[rt.HUB_PORT])
+    c.JupyterHub.db_url = "sqlite:///" + os.path.join(paths["state"], "jupyterhub.sqlite")
+    c.JupyterHub.cookie_secret_file = os.path.join(paths["secrets"], "jupyterhub_cookie_secret")
+    c.JupyterHub.pid_file = os.path.join(paths["state"], "jupyterhub.pid")
+    # Users' servers outlive the hub: a restarted hub finds them again from the pids it keeps
+    # in its database (the spawner's state); `heliohub down` stops them.
+    c.JupyterHub.cleanup_servers = False
+    # The proxy is the supervisor's, not the hub's to stop.
+    c.JupyterHub.cleanup_proxy = False
+    c.JupyterHub.concurrent_spawn_limit = settings["concurrent_spawn_limit"]
+    c.JupyterHub.shutdown_on_logout = False
+
+
+def proxy(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
+    """The public proxy (configurable-http-proxy) is a supervised program of its own
+    (supervisord.conf), not the hub's child: it and every user's route outlive a restart of the
+    hub. The hub reaches it on loopback with the token only the two of them get."""
+    c.JupyterHub.bind_url = settings["bind_url"]
+    c.ConfigurableHTTPProxy.should_start = False
+    c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + env[rt.PROXY_API_PORT]
+    c.ConfigurableHTTPProxy.auth_token = env[rt.PROXY_TOKEN]
+    # A restarted proxy starts with no route: the hub checks the routes (and puts back every
+    # missing one) each time it reads its users' activity from the proxy, every 2 seconds.
+    c.JupyterHub.last_activity_interval = 2
+    if not settings["https"]:
+        return
+    c.JupyterHub.ssl_cert = env[rt.SSL_CERT]
+    c.JupyterHub.ssl_key = env[rt.SSL_KEY]
+    # Browsers keep to HTTPS for this host, and send the XSRF cookie over HTTPS only.
+    c.JupyterHub.tornado_settings = {
+        "headers": {"Strict-Transport-Security": "max-age=31536000"},
+        "xsrf_cookie_kwargs": {"secure": True},
+    }
+
+
+def login(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
+    """The hub spec's login: plain traits as they are, secret ones from the environment."""
+    for cls, traits in settings["traits"].items():
+        for trait, value in traits.items():
+            setattr(c[cls], trait, value)
+    for key, env_name in settings["traits_from_env"].items():
+        cls, trait = key.rsplit(".", 1)
+        setattr(c[cls], trait, env[env_name])
+
+
+def spawner(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
+    """User servers: JupyterLab with dask-gateway and the Dask extension, from the user
+    environment. Homes are <data_dir>/homes/<user>, each with a link to the shared directory."""
+    paths = _paths(env)
+    user_bin_dir = env[rt.USER_BIN_DIR]
+    gateway_port = env[rt.GATEWAY_PORT]
+    shared_dir = paths["shared"] if settings["shared"] else ""
+    # Which OS user heliohub created for which hub user (system-users); root's, 0600.
+    users_file = os.path.join(paths["state"], "os-users.json")
+    isolation = env[rt.ISOLATION]
+    if isolation == "system-users":
+        from heliohub.inhub.spawner import create_os_user_on_login
+
+        # One OS user per hub user, created at first login or spawn; homes are 0700.
+        c.JupyterHub.spawner_class = SPAWNERS + ".SystemUserSpawner"
+        c.SystemUserSpawner.user_prefix = settings["user_prefix"]
+        c.SystemUserSpawner.users_file = users_file
+        writers = settings["writers_group"] or settings["managed_writers_group"]
+        c.SystemUserSpawner.writers_group = writers if shared_dir else ""
+        c.SystemUserSpawner.managed_writers_group = settings["managed_writers_group"]
+        c.Authenticator.post_auth_hook = create_os_user_on_login(
+            settings["user_prefix"], paths["homes"], shared_dir, settings["shared_name"], users_file
+        )
+    else:
+        c.JupyterHub.spawner_class = SPAWNERS + ".SameUserSpawner"
+    c.HeliohubSpawner.homes_dir = paths["homes"]
+    c.HeliohubSpawner.shared_dir = shared_dir
+    c.HeliohubSpawner.shared_name = settings["shared_name"]
+    c.Spawner.cmd = [os.path.join(user_bin_dir, "jupyterhub-singleuser")]
+    # jupyter-server refuses root without --allow-root; only isolation none runs servers as root.
+    c.Spawner.args = ["--allow-root"] if isolation == "none" and os.geteuid() == 0 else []
+    c.Spawner.default_url = settings["default_url"]
+    c.Spawner.http_timeout = HTTP_TIMEOUT_S
+    c.Spawner.start_timeout = START_TIMEOUT_S
+    c.LocalProcessSpawner.interrupt_timeout = 5
+    c.LocalProcessSpawner.term_timeout = 5
+    if settings["mem_limit"]:
+        # Advertised to the server; not enforced locally.
+        c.Spawner.mem_limit = settings["mem_limit"]
+    # Enough for the gateway and nothing more.
+    c.Spawner.server_token_scopes = settings["server_token_scopes"]
+    c.Spawner.environment = {
+        # `Gateway()` with no arguments finds the gateway; `gateway://` carries scheduler
+        # traffic.
+        "DASK_GATEWAY__ADDRESS": "http://127.0.0.1:" + gateway_port + settings["gateway_prefix"],
+        "DASK_GATEWAY__PROXY_ADDRESS": "gateway://127.0.0.1:" + gateway_port,
+        **settings["environment"],
+        rt.DEPLOYMENT_ID: env[rt.DEPLOYMENT_ID],
+        # `pip`, `python` and `dask` in a terminal are the user environment's, as in the kernel.
+        "PATH": user_bin_dir + os.pathsep + env.get("PATH", os.defpath),
+    }
+
+
+def services(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
+    """The gateway, the idle culler, and the tokens `heliohub check` and `users` use. The
+    gateway and the culler run beside the hub, not under it (supervisord.conf), each with its
+    own token: they outlive a restart of the hub, and the hub does not wait for them."""
+    c.JupyterHub.load_roles = settings["roles"]
+    out = []
+    for service in settings["services"]:
+        entry = {k: v for k, v in service.items() if k not in ("token_env", "url_port_env")}
+        entry["api_token"] = env[service["token_env"]]
+        if "url_port_env" in service:
+            entry["url"] = "http://127.0.0.1:" + env[service["url_port_env"]]
+        out.append(entry)
+    c.JupyterHub.services = out
+
+
+def configure(c: Any, path: str, environ: MutableMapping[str, str]) -> None:
+    """Every setting of the local hub, from the data file at path and the environment."""
+    settings = load(path)
+    hub(c, settings["hub"], environ)
+    proxy(c, settings["proxy"], environ)
+    login(c, settings["login"], environ)
+    spawner(c, settings["spawner"], environ)
+    services(c, settings["services"], environ)
+    # Every secret is in the config now: nothing the hub starts inherits one.
+    for name in settings["secret_env"]:
+        environ.pop(name, None)
