@@ -82,7 +82,7 @@ def test_no_gpu_option_without_a_gpu_pool() -> None:
     assert "gpu" not in options.parse_options({})
 
 
-def test_hub_reads_secret_traits_from_its_environment(monkeypatch) -> None:
+def test_hub_reads_secret_traits_from_its_environment() -> None:
     # A shared password only on a hub that is not public (https off).
     _, outs = config("aws-heliocloud")
     cfg = parse(

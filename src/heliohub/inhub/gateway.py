@@ -1,4 +1,4 @@
-"""Dask Gateway pieces of the local hub, loaded by the generated dask_gateway_config.py.
+"""Dask Gateway pieces of the local hub, loaded by its config (gateway_config.py).
 
 - cluster_options(): the worker options users may choose, refused outside the configured range
   with a message naming the option and the range.

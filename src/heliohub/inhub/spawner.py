@@ -1,4 +1,4 @@
-"""Spawners of the local hub, loaded by the generated jupyterhub_config.py inside the hub.
+"""Spawners of the local hub, loaded by its config (hub_config.py) inside the hub.
 
 - SameUserSpawner (isolation none): every server runs as the hub's own user.
 - SystemUserSpawner (isolation system-users): each hub user runs as its own OS user, created on

@@ -38,7 +38,7 @@ class Migration:
 
 
 def db_file(layout: Layout) -> Path:
-    """Where the generated jupyterhub_config.py keeps the database."""
+    """Where the local hub keeps its database (heliohub.inhub.hub_config)."""
     return layout.state_dir / "jupyterhub.sqlite"
 
 

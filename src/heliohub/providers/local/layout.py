@@ -62,7 +62,7 @@ class Layout:
 
     @property
     def hub_db(self) -> Path:
-        # Named in the generated jupyterhub_config.py.
+        # Named in the local hub's config (heliohub.inhub.hub_config).
         return self.state_dir / "jupyterhub.sqlite"
 
     @property
@@ -71,5 +71,5 @@ class Layout:
 
     @property
     def proxy_pid_file(self) -> Path:
-        # Named in the generated jupyterhub_config.py.
+        # Named in the local hub's config (heliohub.inhub.hub_config).
         return self.state_dir / "proxy.pid"

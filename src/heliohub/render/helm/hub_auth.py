@@ -1,7 +1,8 @@
-"""The login settings from `render.auth` as jupyterhub chart values.
+"""The hub spec's login (`hubspec.login`) as jupyterhub chart values.
 
-Plain traits go to `hub.config`. A trait whose value is a secret (EnvValue) is read from the hub's
-environment by a `hub.extraConfig` snippet, and the environment variable comes from the
+Plain traits go to `hub.config`. A trait whose value is a secret (EnvValue) is named in
+`custom.heliohub.traits_from_env`, and `hub.extraConfig` (heliohub.inhub's chart_hub_config.py,
+the same text for every deployment) reads it from the hub's environment, which gets it from the
 Kubernetes Secret the provider creates from the config's secret references.
 """
 
