@@ -4,6 +4,7 @@ OpenID Connect provider on loopback: the `oidc` type (client_secret_basic and _p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,5 +188,6 @@ def test_client_secret_is_in_no_log_and_not_rendered(deployment: Deployment) -> 
     proc = deployment.hub.cli("render", "-o", str(out))
     files = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
     assert CLIENT_SECRET not in proc.stdout + proc.stderr + files
-    # The hub config names where the secret comes from instead.
-    assert 'env["OAUTH_CLIENT_SECRET"]' in files
+    # The hub's data file names where the secret comes from instead.
+    login = json.loads((out / "local" / "hub.json").read_text())["login"]
+    assert login["traits_from_env"]["GenericOAuthenticator.client_secret"] == "OAUTH_CLIENT_SECRET"

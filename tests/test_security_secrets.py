@@ -3,6 +3,7 @@ any log file under the data dir, nor in `heliohub render` output."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -64,7 +65,10 @@ def test_shared_password_hub_logs_and_render_hold_no_secret(
         proc = hub.cli("render", "-o", str(out))
         rendered = proc.stdout + proc.stderr
         rendered += "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
-        assert 'env["HELIOHUB_SHARED_PASSWORD"]' in rendered
+        # The hub's data file names where the password comes from instead.
+        login = json.loads((out / "local" / "hub.json").read_text())["login"]
+        from_env = login["traits_from_env"]
+        assert from_env["SharedPasswordAuthenticator.user_password"] == "HELIOHUB_SHARED_PASSWORD"
         for what, value in values.items():
             assert value not in rendered, f"{what} in render output"
     finally:
