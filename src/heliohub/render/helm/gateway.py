@@ -117,7 +117,7 @@ def gateway_values(config: HubConfig) -> dict[str, Any]:
         "env": [
             {
                 "name": SETTINGS_ENV,
-                "value": json.dumps(gateway_settings(config), sort_keys=True),
+                "value": json.dumps(gateway_settings(config), indent=2, sort_keys=True),
             }
         ],
         "extraConfig": {"heliohub": extra_config()},
