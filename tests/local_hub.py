@@ -152,6 +152,9 @@ class LocalHub:
     def deployment_id(self) -> str:
         return (self.data_dir / "state" / "deployment-id").read_text().strip()
 
+    def write_config(self) -> None:
+        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+
     def share_proxy(self, proxy_dir: Path) -> None:
         """Use an already installed proxy instead of installing one with npm."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -167,8 +170,9 @@ class LocalHub:
         return env
 
     def cli(
-        self, *args: str, check: bool = True, timeout: float = 300
+        self, *args: str, check: bool = True, timeout: float = 300, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
+        """stdin: what to type; given (even ""), the command's input is a pipe, never a TTY."""
         proc = subprocess.run(
             [self.heliohub, *args, "-c", str(self.config_path)],
             cwd=self.workdir,
@@ -177,6 +181,7 @@ class LocalHub:
             text=True,
             timeout=timeout,
             check=False,
+            input=stdin,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

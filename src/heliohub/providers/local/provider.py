@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from heliohub.config import REAL_AUTH_TYPES, LoadedConfig
 from heliohub.config.auth import SharedPasswordAuth
 from heliohub.config.local import is_loopback, split_bind
@@ -54,6 +56,7 @@ from heliohub.providers.local.layout import Layout
 from heliohub.providers.local.logs import read_logs
 from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
+from heliohub.providers.local.session_settings import session_changes, session_settings
 from heliohub.render.files import write_tree
 from heliohub.render.local import GATEWAY_PREFIX, public_url, render_local
 from heliohub.render.local_supervision import programs
@@ -360,8 +363,11 @@ class LocalProvider(Provider):
         with self._operation_lock("up"):
             running = self._running()
             if running is not None:
-                # Before the user environment: it must not change under running servers.
-                return self._heal_running(running)
+                changes = session_changes(running.settings, self.config, running.isolation)
+                if not changes:
+                    # Before the user environment: it must not change under running servers.
+                    return self._heal_running(running)
+                self._stop_for_changes(running, changes, options)
             state.clear_stop_request(self.layout.state_dir)
             env, iso = self._user_env(iso)
             self.reporter.info(f"user environment: {env.describe()}")
@@ -400,8 +406,17 @@ class LocalProvider(Provider):
 
         A changed config restarts the hub, gateway and culler (servers and clusters outlive
         them), and the proxy only when its own command changed; a program that is down is
-        started.
+        started. When the environment the supervisor holds changes too (a secret, TLS files),
+        the supervisor itself is started again, on the same ports.
         """
+        restarted = self._restart_supervisor_if_env_changed(run)
+        if restarted is not None:
+            with self.reporter.stage("wait until healthy"):
+                self._wait_healthy(restarted, stop_on_failure=False)
+            self.reporter.info(
+                "restarted with the new settings; no user's server or cluster was stopped"
+            )
+            return self.status()
         changes = write_tree(render_local(self.config), self.layout.rendered_dir)
         conf = self.layout.rendered_dir / "local" / "supervisord.conf"
         env = {
@@ -422,6 +437,69 @@ class LocalProvider(Provider):
         self.reporter.info("already running; healthy, no user's server or cluster was stopped")
         return self.status()
 
+    def _restart_supervisor_if_env_changed(self, run: state.RunState) -> state.RunState | None:
+        """The supervisor's HELIOHUB_* environment (ports, paths, secrets) is fixed when it
+        starts; when the config now gives other values, stop it (it stops the proxy, hub,
+        gateway and culler, never users' sessions) and start it again on the same ports."""
+        try:
+            running_env = psutil.Process(run.hub_pid).environ()
+        except psutil.Error:
+            return None
+        user_bin = running_env.get("HELIOHUB_USER_BIN_DIR")
+        if not user_bin:
+            return None
+        proxy_cmd = ensure_proxy(self.layout.proxy_dir, self.reporter, self.environ)
+        wanted = self._hub_env(
+            run.isolation, run.deployment_id, run.ports, proxy_cmd, Path(user_bin)
+        )
+        wanted |= self._secrets_env()
+        keys = {k for k in (*wanted, *running_env) if k.startswith("HELIOHUB_")}
+        if all(wanted.get(k) == running_env.get(k) for k in keys):
+            return None
+        with self.reporter.stage("settings changed: restart the supervisor"):
+            processes.stop_hub(run.hub_pid, run.deployment_id, STOP_TIMEOUT_S)
+            return self._start(run.isolation, Path(user_bin), run.ports)
+
+    def _sessions(self, dep_id: str) -> tuple[int, int]:
+        """How many users' servers and Dask clusters (running or starting) a deployment has."""
+        _infra, work = supervision.split(processes.marked(dep_id))
+        counts = supervision.sessions(work)
+        listed = self._gateway_clusters()
+        return counts["server"], max(counts["scheduler"], listed[1] if listed else 0)
+
+    def _stop_for_changes(
+        self, run: state.RunState, changes: list[str], options: UpOptions
+    ) -> None:
+        """A config change that running sessions cannot keep: say how many it stops, ask (or
+        take --yes), then stop the whole deployment so that it starts again with the change."""
+        servers, clusters = self._sessions(run.deployment_id)
+        what = f"{servers} user server(s) and {clusters} Dask cluster(s)"
+        reasons = "; ".join(changes)
+        if servers or clusters:
+            question = (
+                f"the config changed in a way running sessions cannot keep: {reasons}. "
+                f"Applying it stops {what}. Stop them and apply?"
+            )
+            if options.yes:
+                pass
+            elif options.confirm is None:
+                raise RefusedError(
+                    f"the config changed in a way running sessions cannot keep: {reasons}. "
+                    f"Applying it would stop {what}, and there is no terminal to ask: nothing "
+                    "was changed. Run `heliohub up --yes` to stop them and apply the config, "
+                    "or undo the change"
+                )
+            elif not options.confirm(question):
+                raise RefusedError(
+                    f"not applied: {what} keep running with the config they were started "
+                    "with; nothing was changed"
+                )
+        self.reporter.warn(f"applying a change running sessions cannot keep: stopping {what}")
+        # A foreground `up` of the running deployment then ends as stopped by request.
+        state.request_stop(self.layout.state_dir)
+        with self.reporter.stage("stop the running deployment"):
+            self._stop(run.deployment_id, run)
+
     def _leftovers(self, iso: str, options: UpOptions) -> state.Ports | None:
         """What an earlier run left running: its hub, gateway and culler are replaced; users'
         servers and clusters are kept, and the new run takes over their addresses, when that
@@ -441,7 +519,17 @@ class LocalProvider(Provider):
             return None
         previous = state.load(self.layout.state_file)
         counts = supervision.sessions(work)
-        if previous is not None and previous.isolation == iso and previous.ports.gateway_api:
+        changes = (
+            session_changes(previous.settings, self.config, previous.isolation)
+            if previous is not None
+            else []
+        )
+        if (
+            previous is not None
+            and previous.isolation == iso
+            and previous.ports.gateway_api
+            and not changes
+        ):
             ports = previous.ports
             if all(can_bind("127.0.0.1", p) for p in (ports.hub, ports.gateway, ports.gateway_api)):
                 self.reporter.info(
@@ -449,9 +537,10 @@ class LocalProvider(Provider):
                     "the hub and the gateway take it over"
                 )
                 return ports
+        why = f" ({'; '.join(changes)})" if changes else ""
         question = (
             f"users' work from an earlier run is still running ({supervision.describe(counts)}), "
-            "and this start cannot take it over; stop it?"
+            f"and this start cannot take it over{why}; stop it?"
         )
         if not options.yes and not (options.confirm and options.confirm(question)):
             raise RefusedError(
@@ -534,6 +623,7 @@ class LocalProvider(Provider):
                 url=public_url(self.config),
                 isolation=iso,
                 started_at=time.time(),
+                settings=session_settings(self.config),
             )
             # Recorded at once, so `down` finds a half-started hub too.
             state.save(self.layout.state_file, run)

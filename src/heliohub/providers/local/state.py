@@ -36,6 +36,9 @@ class RunState(BaseModel):
     url: str
     isolation: str
     started_at: float
+    # The settings its users' sessions depend on (session_settings); empty in state files of
+    # earlier versions.
+    settings: dict[str, str] = {}
 
 
 def new_deployment_id() -> str:
