@@ -170,13 +170,19 @@ class LocalHub:
         return env
 
     def cli(
-        self, *args: str, check: bool = True, timeout: float = 300, stdin: str | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 300,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """stdin: what to type; given (even ""), the command's input is a pipe, never a TTY."""
+        """stdin: what to type; given (even ""), the command's input is a pipe, never a TTY.
+        env: variables to set or replace in the command's environment."""
         proc = subprocess.run(
             [self.heliohub, *args, "-c", str(self.config_path)],
             cwd=self.workdir,
-            env=self._env(),
+            env={**self._env(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

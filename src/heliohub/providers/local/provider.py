@@ -52,6 +52,7 @@ from heliohub.providers.local import (
     user_env,
 )
 from heliohub.providers.local import secrets as secret_files
+from heliohub.providers.local import units as systemd_units
 from heliohub.providers.local.layout import Layout
 from heliohub.providers.local.logs import read_logs
 from heliohub.providers.local.ports import can_bind, free_ports
@@ -734,6 +735,12 @@ class LocalProvider(Provider):
             self.reporter.info(f"nothing to stop: {self.layout.data_dir} holds no deployment")
             return
         with oplock.hold(self.layout.state_dir, "down"):
+            units = systemd_units.recorded(self.layout.state_dir)
+            if units is not None:
+                # Before anything else: systemd would restart what `down` stops.
+                done = systemd_units.stop(units, self.environ.get("PATH", os.defpath))
+                if done:
+                    self.reporter.info(done)
             run = state.load(self.layout.state_file)
             dep_id = run.deployment_id if run else self._deployment_id
             if run is None and not processes.marked(dep_id):
@@ -751,6 +758,11 @@ class LocalProvider(Provider):
                 "record of which hub user owns which was deleted with the data, so a new "
                 "deployment with this prefix refuses them until they are removed"
             )
+            if units is not None:
+                self.reporter.info(
+                    f"the systemd units of {units.target} in {units.unit_dir} were kept; "
+                    f"`sudo systemctl disable {units.target}`, then delete them"
+                )
 
     def status(self) -> Status:
         run = state.load(self.layout.state_file) if self.layout.state_dir.exists() else None

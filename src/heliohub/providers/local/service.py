@@ -16,6 +16,7 @@ from pathlib import Path
 
 from heliohub.errors import UserError
 from heliohub.providers.local import isolation, state
+from heliohub.providers.local import units as installed_units
 from heliohub.providers.local.ports import free_ports
 from heliohub.providers.local.provider import LocalProvider
 from heliohub.providers.local.proxy_install import ensure_proxy
@@ -101,6 +102,8 @@ def install(provider: LocalProvider, unit_dir: Path | None, start: bool) -> Inst
         (unit_dir / name).write_text(text)
         written.append(unit_dir / name)
     target = next(n for n in units if n.endswith(".target"))
+    # Read by `heliohub down`, which stops the target before anything else.
+    installed_units.record(lay.state_dir, installed_units.UnitsRecord(target, str(unit_dir), start))
     if start:
         for args in (["daemon-reload"], ["enable", "--now", target]):
             done = subprocess.run(
