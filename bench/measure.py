@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import subprocess
 import sys
 import threading
@@ -432,12 +433,18 @@ class Bench:
                 how="wall time of the command, a new process each time",
             )
             for _ in range(self.plan.config_repeat):
-                fig.floor.append(_timed(floor_cmd))
+                wall, cpu = _timed_cpu(floor_cmd)
+                fig.floor.append(wall)
+                self.detail("startup.cpu.python-c-pass", cpu)
                 try:
-                    fig.ours.append(_timed(cmd))
+                    wall, cpu = _timed_cpu(cmd)
                 except RuntimeError as exc:
                     fig.errors.append(str(exc))
                     break
+                fig.ours.append(wall)
+                # CPU time (user + system) of the process: on a shared machine it moves far
+                # less with the load than the wall time does.
+                self.detail(f"{key.replace('-', '.cpu.', 1)}", cpu)
 
     def _in_process(self, provider: str, path: Path) -> None:
         """load() and render() inside one warm process: the part the CLI cannot hide."""
@@ -492,6 +499,15 @@ def _timed(cmd: list[str]) -> float:
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:2])} exited {out.returncode}: {out.stderr[-300:]}")
     return elapsed
+
+
+def _timed_cpu(cmd: list[str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one run of a command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = _timed(cmd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def run_bench(

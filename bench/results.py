@@ -114,8 +114,17 @@ def keep_unmeasured(previous: BenchRun | None, run: BenchRun, groups: tuple[str,
         return
     run.figures = kept + run.figures
     for key, samples in previous.details.items():
-        run.details.setdefault(key, samples)
+        # A detail of a group measured now comes from this run alone, never a mix of both.
+        if key.split(".", 1)[0] not in groups:
+            run.details.setdefault(key, list(samples))
+    where = ""
+    if previous.machine and previous.machine != run.machine:
+        m = previous.machine
+        where = f" on another machine ({m.get('cpu', '?')}, {m.get('cores', '?')} cores)"
     run.notes.append(
         f"this run measured {', '.join(groups)} only; the figures of "
         f"{', '.join(sorted({f.group for f in kept}))} are from the run of {previous.started}"
+        f"{where}, load average {previous.loadavg_before} before it"
     )
+    # What the earlier run noted about the figures it keeps.
+    run.notes += [n for n in previous.notes if not n.startswith("this run measured")]

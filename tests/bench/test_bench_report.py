@@ -110,6 +110,11 @@ def test_a_partial_run_keeps_the_other_groups_of_the_previous_run() -> None:
         results.Figure(key="startup-help", group="startup", title="help", unit="s", ours=[0.2])
     )
     run.details["up.hand-run"] = [9.0]
+    previous.details["startup.cpu.help"] = [0.5]  # measured again now: not carried over
+    previous.notes = ["memory: measured while a build ran", "this run measured memory only"]
+    previous.machine = {"cpu": "Old CPU", "cores": 4}
+    previous.loadavg_before = [0.5, 0.4, 0.3]
+    run.machine = {"cpu": "New CPU", "cores": 2}
     results.keep_unmeasured(previous, run, ("startup", "up"))
     assert [f.key for f in run.figures] == ["mem", "startup-help"]
     assert run.details == {
@@ -119,7 +124,9 @@ def test_a_partial_run_keeps_the_other_groups_of_the_previous_run() -> None:
     }
     assert run.notes == [
         "this run measured startup, up only; the figures of memory are from the run of "
-        "2026-01-01 00:00 UTC"
+        "2026-01-01 00:00 UTC on another machine (Old CPU, 4 cores), load average "
+        "[0.5, 0.4, 0.3] before it",
+        "memory: measured while a build ran",
     ]
 
 

@@ -45,7 +45,14 @@ def _loaded(modules: set[str], prefix: str) -> list[str]:
 def test_help_imports_no_config_model_and_no_provider(tmp_path: Path) -> None:
     modules = _modules_after("--help", cwd=tmp_path)
     assert "heliohub.cli.main" in modules
-    for heavy in ("pydantic", "yaml", "heliohub.config", "heliohub.providers", "heliohub.render"):
+    for heavy in (
+        "pydantic",
+        "yaml",
+        "rich",
+        "heliohub.config",
+        "heliohub.providers",
+        "heliohub.render",
+    ):
         assert not _loaded(modules, heavy), heavy
 
 
@@ -55,13 +62,18 @@ def test_validate_imports_the_models_and_offline_checks_only(tmp_path: Path) -> 
     assert "heliohub.config.model" in modules
     assert "heliohub.providers.local.offline_checks" in modules
     for unused in (
+        "rich",
+        "heliohub.providers.base",
         "heliohub.providers.local.provider",
         "heliohub.render",
         "heliohub.check",
         "jupyterhub",
         "tornado",
         "boto3",
+        "botocore",
         "troposphere",
+        "kr8s",
+        "heliohub.hubspec",
     ):
         assert not _loaded(modules, unused), unused
 

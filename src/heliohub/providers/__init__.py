@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from heliohub.config import LoadedConfig
 from heliohub.errors import UserError
-from heliohub.providers.base import Provider, Reporter
+
+if TYPE_CHECKING:
+    # For the types only: `validate` needs no provider contract (nor its pydantic models).
+    from heliohub.providers.base import Provider, Reporter
 
 
 def _no_offline_checks(loaded: LoadedConfig, insecure: bool) -> list[str]:

@@ -19,6 +19,10 @@ from heliohub.check_report import CheckStep as CheckStep
 from heliohub.config import LoadedConfig
 from heliohub.errors import UserError
 
+# Progress reporting lives apart, so the offline checks need not load this contract.
+from heliohub.providers.reporting import Reporter as Reporter
+from heliohub.providers.reporting import SilentReporter as SilentReporter
+
 
 class CheckRunner(Protocol):
     """The user's journey through a hub (heliohub.check.run_check), given to `Provider.check`."""
@@ -26,36 +30,6 @@ class CheckRunner(Protocol):
     def __call__(
         self, hub_url: str, token: str, *, username: str | None = None, verify_tls: bool = True
     ) -> CheckReport: ...
-
-
-class Reporter(Protocol):
-    """Where providers send progress; the CLI shows it with Rich, tests record it."""
-
-    def stage(self, name: str) -> AbstractContextManager[None]:
-        """A named long step; its duration and outcome are shown when it ends."""
-
-    def info(self, message: str) -> None: ...
-
-    def warn(self, message: str) -> None: ...
-
-
-class SilentReporter:
-    """A Reporter that keeps what it was told, for tests and library use."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def stage(self, name: str) -> AbstractContextManager[None]:
-        from contextlib import nullcontext
-
-        self.lines.append(f"stage: {name}")
-        return nullcontext()
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-    def warn(self, message: str) -> None:
-        self.lines.append(f"warning: {message}")
 
 
 @dataclass(frozen=True)

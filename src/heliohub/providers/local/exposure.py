@@ -5,7 +5,7 @@ from __future__ import annotations
 from heliohub.config import REAL_AUTH_TYPES, HubConfig
 from heliohub.config.local import is_loopback, split_bind
 from heliohub.errors import RefusedError
-from heliohub.providers.base import Reporter
+from heliohub.providers.reporting import Reporter
 
 
 def check_exposure(

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from heliohub.config import LoadedConfig
 from heliohub.errors import RefusedError, UserError
-from heliohub.providers.base import SilentReporter
 from heliohub.providers.local import exposure, isolation, user_env
 from heliohub.providers.local.layout import Layout
+from heliohub.providers.reporting import SilentReporter
 
 
 def data_dir_problem(data_dir: Path) -> str | None:
