@@ -46,6 +46,31 @@ class AuthSettings:
     # the stacks exist these are values the provider reads from the user pool client
     generated: dict[str, str] = field(default_factory=dict)
 
+    def split(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """(the plain traits by class, the secret ones as "Class.trait" -> the environment
+        variable the hub reads it from): what both renderers write, never a secret value."""
+        plain: dict[str, dict[str, Any]] = {}
+        from_env: dict[str, str] = {}
+        for cls, traits in self.traitlets.items():
+            for trait, value in traits.items():
+                if isinstance(value, EnvValue):
+                    from_env[f"{cls}.{trait}"] = value.name
+                else:
+                    _check_no_nested(value, f"{cls}.{trait}")
+                    plain.setdefault(cls, {})[trait] = value
+        return plain, dict(sorted(from_env.items()))
+
+
+def _check_no_nested(value: Any, where: str) -> None:
+    if isinstance(value, EnvValue):
+        raise ValueError(f"{where}: EnvValue is only supported as a whole trait value")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_no_nested(v, f"{where}.{k}")
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_no_nested(v, f"{where}[{i}]")
+
 
 SHARED_PASSWORD_ENV = "HELIOHUB_SHARED_PASSWORD"
 SHARED_ADMIN_PASSWORD_ENV = "HELIOHUB_SHARED_ADMIN_PASSWORD"

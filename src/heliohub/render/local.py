@@ -30,7 +30,6 @@ from heliohub.hubspec import (
     hub_spec,
 )
 from heliohub.hubspec import local_public_url as public_url
-from heliohub.hubspec.login import AuthSettings, EnvValue
 from heliohub.inhub import runtime_env as rt
 from heliohub.inhub.runtime_env import GATEWAY_ENV, HTTPS_ENV, RUNTIME_ENV, SECRET_ENV
 from heliohub.render.local_supervision import supervisord_conf
@@ -70,20 +69,6 @@ def _proxy(config: HubConfig) -> dict[str, Any]:
     scheme = "https" if https else "http"
     # The proxy itself is a supervised program (render/local_supervision.py).
     return {"bind_url": f"{scheme}://{bind_host}:{port}/", "https": https}
-
-
-def login_settings(login: AuthSettings) -> dict[str, Any]:
-    """The hub spec's login as data: plain traits, and the secret ones by environment
-    variable (the data file never holds a secret)."""
-    traits: dict[str, dict[str, Any]] = {}
-    from_env: dict[str, str] = {}
-    for cls, values in login.traitlets.items():
-        for trait, value in values.items():
-            if isinstance(value, EnvValue):
-                from_env[f"{cls}.{trait}"] = value.name
-            else:
-                traits.setdefault(cls, {})[trait] = value
-    return {"traits": traits, "traits_from_env": from_env}
 
 
 def _spawner(config: HubConfig, spec: HubSpec) -> dict[str, Any]:
@@ -145,12 +130,12 @@ def _services(spec: HubSpec) -> dict[str, Any]:
 
 
 def _hub_settings(config: HubConfig, spec: HubSpec) -> dict[str, Any]:
-    login = login_settings(spec.login)
+    traits, from_env = spec.login.split()
     return {
         "deployment": config.name,
         "hub": {"concurrent_spawn_limit": config.local.concurrent_spawn_limit},
         "proxy": _proxy(config),
-        "login": login,
+        "login": {"traits": traits, "traits_from_env": from_env},
         "spawner": _spawner(config, spec),
         "services": _services(spec),
         # Dropped from the hub's environment once read: the proxy inherits it.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from heliohub.hubspec.login import AuthSettings, EnvValue
+from heliohub.hubspec.login import AuthSettings
 from heliohub.render.helm.wiring import AUTH_SECRET
 
 
@@ -26,17 +26,6 @@ class HubAuth:
     secret_keys: list[str]
     # hub.extraFiles: heliohub modules the hub image lacks
     extra_files: dict[str, Any] = field(default_factory=dict)
-
-
-def _check_no_nested(value: Any, where: str) -> None:
-    if isinstance(value, EnvValue):
-        raise ValueError(f"{where}: EnvValue is only supported as a whole trait value")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_no_nested(v, f"{where}.{k}")
-    if isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _check_no_nested(v, f"{where}[{i}]")
 
 
 # The hub image has no heliohub; an authenticator class of ours is mounted into it from here.
@@ -88,20 +77,10 @@ def _hub_modules(settings: AuthSettings) -> dict[str, Any]:
 
 
 def hub_auth(settings: AuthSettings) -> HubAuth:
-    config: dict[str, dict[str, Any]] = {}
-    from_env: list[tuple[str, str, str]] = []
-    for cls, traits in settings.traitlets.items():
-        for trait, value in traits.items():
-            if isinstance(value, EnvValue):
-                from_env.append((cls, trait, value.name))
-                continue
-            _check_no_nested(value, f"{cls}.{trait}")
-            config.setdefault(cls, {})[trait] = value
-    keys = sorted({name for _, _, name in from_env} | set(settings.secrets))
+    config, from_env = settings.split()
+    keys = sorted(set(from_env.values()) | set(settings.secrets))
     extra_files = _hub_modules(settings)
-    custom: dict[str, Any] = {
-        "traits_from_env": {f"{cls}.{trait}": name for cls, trait, name in sorted(from_env)}
-    }
+    custom: dict[str, Any] = {"traits_from_env": from_env}
     if extra_files:
         custom["lib"] = HUB_LIB
     extra_env = {
