@@ -19,7 +19,7 @@ from heliohub.hubspec.login import (
     EnvValue,
     auth_settings,
 )
-from heliohub.render.outputs import AWSOutputs
+from heliohub.platform import EksPlatform
 
 HUB = "https://hub.example.org/"
 SECRET = "not-in-any-output-7f3a"
@@ -185,10 +185,10 @@ def test_cognito_endpoint_base_override_for_a_local_provider() -> None:
 
 
 def test_cognito_on_aws_from_stack_outputs() -> None:
-    outputs = AWSOutputs(
+    eks = EksPlatform(
         region="eu-west-1", user_pool_client_id="client-from-stack", user_pool_domain="helio-prod"
     )
-    settings = auth_settings(_cognito("aws"), HUB, outputs=outputs)
+    settings = auth_settings(_cognito("aws"), HUB, platform=eks)
     generic = settings.traitlets["GenericOAuthenticator"]
     assert generic["client_id"] == "client-from-stack"
     assert generic["authorize_url"] == (

@@ -33,6 +33,15 @@ RULES = {
         "heliohub.cli",
     ),
     "heliohub.hubspec": ("heliohub.render", "heliohub.providers", "heliohub.cli"),
+    # Where the Kubernetes layer runs: plain data below the hub spec, render and providers.
+    "heliohub.platform": (
+        "heliohub.config",
+        "heliohub.hubspec",
+        "heliohub.render",
+        "heliohub.providers",
+        "heliohub.cli",
+        "pydantic",
+    ),
     "heliohub.check": ("heliohub.providers", "heliohub.render", "heliohub.cli"),
     "heliohub.render": ("heliohub.providers", "heliohub.cli"),
     "heliohub.render.local": ("heliohub.providers", "heliohub.cli"),

@@ -18,7 +18,7 @@ from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.hub_stages import deployer_arn, hub_stages
 from heliohub.providers.aws.stack_outputs import ClusterOutputs, DataOutputs, DeployedStacks
 from heliohub.providers.aws.stages import StageContext
-from heliohub.providers.aws.state import fetch_client_secret, read_outputs
+from heliohub.providers.aws.state import eks_platform, fetch_client_secret, read_outputs
 from heliohub.providers.base import Component, DownOptions, SilentReporter, UpOptions
 
 
@@ -29,7 +29,7 @@ class RecordingLayer:
         self.log, self.aws, self.kwargs = log, aws, kwargs
 
     def apply(self) -> None:
-        self.log.append(("apply", self.kwargs["outputs"]))
+        self.log.append(("apply", self.kwargs["platform"]))
 
     def status(self) -> list[Component]:
         return [Component(name="release jupyterhub", state="running", detail="4.4.0")]
@@ -71,7 +71,7 @@ def test_up_records_outputs_runs_the_layer_and_down_keeps_data(
     state = read_outputs(tmp_path / "data" / "state")
     assert state is not None and state.efs_id and state.efs_id.startswith("fs-")
     assert state.kms_key_arn and state.account_id == "123456789012"
-    assert log == [("apply", state)]
+    assert log == [("apply", eks_platform(state))]
 
     provider.down(DownOptions())
     assert log[1] == ("destroy", ["emu-app", "emu-data", "emu-network"])

@@ -19,12 +19,12 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from heliohub.config import HubConfig
 from heliohub.config.load import load
 from heliohub.hubspec.login import auth_settings
+from heliohub.platform import EksPlatform
 from heliohub.providers.aws.dataloss import DATA_ACCESS_TYPES, DATA_TYPES, classify
 from heliohub.render.cloudformation import render_aws
 from heliohub.render.cloudformation.autoscaler import TEMPLATE_PREFIX
 from heliohub.render.helm import public_url
 from heliohub.render.helm.pools import core_pool
-from heliohub.render.outputs import AWSOutputs
 
 CONFIGS = Path(__file__).parent / "configs"
 SNAPSHOTS = Path(__file__).parents[1] / "snapshots" / "aws"
@@ -34,9 +34,9 @@ CASES = sorted(
 TAG = "heliohub:deployment"
 
 
-def outputs(region: str) -> AWSOutputs:
+def outputs(region: str) -> EksPlatform:
     """What the stacks report once deployed: the app client exists."""
-    return AWSOutputs(region=region, user_pool_client_id="client-1", user_pool_domain="d")
+    return EksPlatform(region=region, user_pool_client_id="client-1", user_pool_domain="d")
 
 
 def config_of(case: str) -> HubConfig:
@@ -176,7 +176,7 @@ def assert_cognito(templates: dict[str, dict[str, Any]], config: HubConfig) -> N
     assert props["CallbackURLs"] == [f"https://{config.domain}/hub/oauth_callback"]
     # The hub's logout sends the browser to Cognito with a logout_uri that Cognito compares
     # with these character for character; a near miss lands on Cognito's error page.
-    hub = auth_settings(config, public_url(config), outputs=outputs(region=config.aws.region))
+    hub = auth_settings(config, public_url(config), platform=outputs(region=config.aws.region))
     logout = hub.traitlets["GenericOAuthenticator"]["logout_redirect_url"]
     query = parse_qs(urlsplit(logout).query)
     assert query["logout_uri"] == props["LogoutURLs"] == [f"{public_url(config)}/"]

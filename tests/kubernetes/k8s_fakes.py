@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from heliohub.config import HubConfig, parse
+from heliohub.platform import EksPlatform
 from heliohub.providers.kubernetes.dns import CertInfo, Clock
 from heliohub.providers.kubernetes.helm import ReleaseInfo
 from heliohub.providers.kubernetes.kube import ClaimInfo, EventInfo, NodeInfo, PodInfo
-from heliohub.render.outputs import AWSOutputs
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SCHEMAS = REPO.parent / "shared" / "chart-schemas"
@@ -27,27 +27,25 @@ def schemas_dir() -> Path:
     return SHARED_SCHEMAS if SHARED_SCHEMAS.is_dir() else SHIPPED_SCHEMAS
 
 
-def outputs(**overrides: Any) -> AWSOutputs:
+def outputs(**overrides: Any) -> EksPlatform:
+    """The EKS platform the AWS provider builds from a deployment's stack outputs."""
     base = {
         "region": "us-east-1",
-        "account_id": "123456789012",
-        "vpc_id": "vpc-0abc",
         "cluster_name": "heliohub",
         "cluster_endpoint": "https://ABCDEF.gr7.us-east-1.eks.amazonaws.com",
         "cluster_ca_data": "LS0tLS1CRUdJTi==",
         "efs_id": "fs-0123456789abcdef0",
         "efs_access_point_id": "fsap-0123456789abcdef0",
-        "user_pool_id": "us-east-1_AbCdEf",
         "user_pool_client_id": "3n4b5urk1ft4fl3mg5e62d9ado",
         "user_pool_domain": "heliohub-auth",
         "hosted_zone_id": None,
     }
     base.update(overrides)
-    return AWSOutputs(**base)
+    return EksPlatform(**base)
 
 
 # name -> (config data, outputs or None): the configs every render test runs over.
-CONFIGS: dict[str, tuple[dict[str, Any], AWSOutputs | None]] = {
+CONFIGS: dict[str, tuple[dict[str, Any], EksPlatform | None]] = {
     "kubernetes-minimal": ({"provider": "kubernetes"}, None),
     "kubernetes-native-letsencrypt": (
         {
@@ -134,7 +132,7 @@ CONFIGS: dict[str, tuple[dict[str, Any], AWSOutputs | None]] = {
 }
 
 
-def config(name: str) -> tuple[HubConfig, AWSOutputs | None]:
+def config(name: str) -> tuple[HubConfig, EksPlatform | None]:
     data, outs = CONFIGS[name]
     return parse(data), outs
 

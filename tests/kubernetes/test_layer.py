@@ -349,7 +349,10 @@ def test_called_as_the_aws_provider_calls_it_with_cognito(
     data_dir = tmp_path / ".heliohub"
     fake_kube.lb_hostname = LB
     kwargs = dict(
-        config=cfg, reporter=SilentReporter(), outputs=stack_outputs(), state_dir=data_dir / "state"
+        config=cfg,
+        reporter=SilentReporter(),
+        platform=stack_outputs(),
+        state_dir=data_dir / "state",
     )
     fakes = dict(
         kube=fake_kube,

@@ -42,12 +42,12 @@ from heliohub.config import HubConfig
 from heliohub.config.load import load
 from heliohub.hubspec import hub_spec
 from heliohub.hubspec.login import EnvValue
+from heliohub.platform import EksPlatform
 from heliohub.render.helm import build
 from heliohub.render.helm import releases as rel
 from heliohub.render.helm.aws_names import pool_labels, pool_taints
 from heliohub.render.helm.pools import core_pool
 from heliohub.render.helm.wiring import AUTH_SECRET
-from heliohub.render.outputs import AWSOutputs
 
 CHARTS = REPO.parent / "shared" / "charts"
 LOCAL_HELM = REPO / ".tools" / "bin" / "helm"
@@ -75,7 +75,7 @@ def helm_binary() -> Path:
     return Path(found)
 
 
-def case_config(case: str) -> tuple[HubConfig, AWSOutputs | None]:
+def case_config(case: str) -> tuple[HubConfig, EksPlatform | None]:
     """A config and the stack outputs `up` would render it with (placeholders are refused)."""
     if case.startswith("fakes:"):
         cfg, outs = named_config(case.removeprefix("fakes:"))
@@ -96,7 +96,7 @@ class Rendered:
         return {d["metadata"]["name"]: d for d in self.docs[release] if d["kind"] == kind}
 
 
-def replay(helm: Path, cfg: HubConfig, outs: AWSOutputs | None, workdir: Path) -> Rendered:
+def replay(helm: Path, cfg: HubConfig, outs: EksPlatform | None, workdir: Path) -> Rendered:
     """Write what `render` writes, then run each helm command line of helm-commands.txt as
     `helm template` (same release, namespace and values files, in the same order) against
     the local chart folder, and `helm lint` with the same values."""

@@ -8,7 +8,7 @@ provider puts the secret into that environment variable of the hub process only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from heliohub.config import HubConfig
@@ -22,10 +22,7 @@ from heliohub.config.auth import (
 )
 from heliohub.config.base import SecretRef
 from heliohub.errors import ConfigError
-
-if TYPE_CHECKING:
-    # Only the type: what the AWS stacks produced, read for the Cognito app client.
-    from heliohub.render.outputs import AWSOutputs
+from heliohub.platform import EksPlatform, Platform
 
 
 @dataclass(frozen=True)
@@ -184,9 +181,11 @@ def _oidc(auth: OIDCAuth, public_url: str) -> AuthSettings:
 
 
 def _cognito(
-    config: HubConfig, auth: CognitoAuth, public_url: str, outputs: AWSOutputs | None
+    config: HubConfig, auth: CognitoAuth, public_url: str, platform: Platform | None
 ) -> AuthSettings:
     on_aws = config.provider == "aws"
+    # What the AWS stacks made: the app client and the hosted UI's domain prefix.
+    outputs = platform if isinstance(platform, EksPlatform) else None
     region = auth.region or (outputs.region if outputs else None) or config.aws.region
     domain = auth.domain_prefix
     if domain is None and on_aws:
@@ -274,15 +273,15 @@ def _github(auth: GitHubAuth, public_url: str) -> AuthSettings:
 
 
 def auth_settings(
-    config: HubConfig, public_url: str, *, outputs: AWSOutputs | None = None
+    config: HubConfig, public_url: str, *, platform: Platform | None = None
 ) -> AuthSettings:
     """Traitlets for the configured login; public_url is the hub's externally visible base URL.
 
-    outputs: what the AWS stacks produced (provider aws); they fill in the Cognito app
-    client and domain. Without them those come from environment variables the aws provider
+    platform: where the hub runs; on EKS the AWS stacks' Cognito app client and domain fill
+    in the login. Without them those come from environment variables the aws provider
     sets from the user pool (see AuthSettings.generated).
     """
-    settings = _login_settings(config, public_url, outputs)
+    settings = _login_settings(config, public_url, platform)
     # One user-name policy for every login type: JupyterHub checks each normalized name (at
     # login and when an admin creates a user) against Authenticator.username_pattern.
     policy = {
@@ -295,7 +294,7 @@ def auth_settings(
     return replace(settings, traitlets=traitlets)
 
 
-def _login_settings(config: HubConfig, public_url: str, outputs: AWSOutputs | None) -> AuthSettings:
+def _login_settings(config: HubConfig, public_url: str, platform: Platform | None) -> AuthSettings:
     auth = config.auth
     common = _common(config)
     if isinstance(auth, SharedPasswordAuth):
@@ -337,7 +336,7 @@ def _login_settings(config: HubConfig, public_url: str, outputs: AWSOutputs | No
     if isinstance(auth, OIDCAuth):
         return _oidc(auth, public_url)
     if isinstance(auth, CognitoAuth):
-        return _cognito(config, auth, public_url, outputs)
+        return _cognito(config, auth, public_url, platform)
     if isinstance(auth, GitHubAuth):
         return _github(auth, public_url)
     raise AssertionError(f"unhandled auth type {auth.type}")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     # no config models.
     from heliohub.config import HubConfig
     from heliohub.hubspec.login import AuthSettings
-    from heliohub.render.outputs import AWSOutputs
+    from heliohub.platform import Platform
 
 N = TypeVar("N", int, float)
 GIB = 2**30
@@ -145,9 +145,9 @@ def _user_environment(config: HubConfig, public_url: str) -> UserEnvironment:
     )
 
 
-def hub_spec(config: HubConfig, outputs: AWSOutputs | None = None) -> HubSpec:
-    """The hub spec of a valid config; outputs: what the AWS stacks produced (provider aws),
-    for the Cognito app client the login uses."""
+def hub_spec(config: HubConfig, platform: Platform | None = None) -> HubSpec:
+    """The hub spec of a valid config; platform: where it runs (on EKS, the AWS stacks'
+    Cognito app client the login uses)."""
     # Imported here: the gateway imports this module, and needs neither the login nor the
     # config models it reads.
     from heliohub.hubspec.login import auth_settings
@@ -194,6 +194,6 @@ def hub_spec(config: HubConfig, outputs: AWSOutputs | None = None) -> HubSpec:
         ),
         user_role_scopes=names.USER_ROLE_SCOPES,
         services=tuple(services),
-        login=auth_settings(config, public_url, outputs=outputs),
+        login=auth_settings(config, public_url, platform=platform),
         user_environment=_user_environment(config, public_url),
     )

@@ -1,4 +1,5 @@
-"""Typed outputs of the AWS stacks, passed to the Kubernetes layer (never untyped dicts)."""
+"""What `up` records of the AWS stacks (state/aws.json), from their typed outputs
+(providers/aws/stack_outputs.py). The Kubernetes layer gets an EksPlatform built from it."""
 
 from __future__ import annotations
 

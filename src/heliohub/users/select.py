@@ -75,15 +75,18 @@ def directory(
 
 def _kubernetes_layer(loaded: LoadedConfig) -> object:
     from heliohub.providers.base import SilentReporter
-    from heliohub.providers.kubernetes.layer import KubernetesLayer
+    from heliohub.providers.kubernetes.layer import KubernetesLayer, configured_platform
 
     config = loaded.config
     if config.provider == "kubernetes":
         return KubernetesLayer(
-            loaded, SilentReporter(), outputs=None, state_dir=loaded.data_dir / "kubernetes"
+            loaded,
+            SilentReporter(),
+            platform=configured_platform(loaded),
+            state_dir=loaded.data_dir / "kubernetes",
         )
     from heliohub.providers.aws.clients import AWSClients
-    from heliohub.providers.aws.state import read_outputs
+    from heliohub.providers.aws.state import eks_platform, read_outputs
 
     state_dir = loaded.data_dir / "state"
     outputs = read_outputs(state_dir)
@@ -92,7 +95,7 @@ def _kubernetes_layer(loaded: LoadedConfig) -> object:
     return KubernetesLayer(
         loaded,
         SilentReporter(),
-        outputs=outputs,
+        platform=eks_platform(outputs),
         state_dir=state_dir,
         aws_session=AWSClients(region=config.aws.region).session(),
     )

@@ -43,6 +43,7 @@ from heliohub.providers.aws.stack_outputs import (
 from heliohub.providers.aws.stages import StackStage
 from heliohub.providers.aws.state import (
     collect_outputs,
+    eks_platform,
     fetch_client_secret,
     read_outputs,
     write_outputs,
@@ -329,7 +330,7 @@ class AWSProvider(Provider):
         return self.kubernetes_layer(
             config=loaded or self.loaded,
             reporter=self.reporter,
-            outputs=outputs,
+            platform=eks_platform(outputs),
             state_dir=self.state_dir,
             aws_session=self.clients.session(),
         )

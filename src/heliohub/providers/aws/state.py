@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from heliohub.platform import EksPlatform
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.stack_outputs import DeployedStacks
 from heliohub.render.outputs import AWSOutputs
@@ -49,6 +50,21 @@ def collect_outputs(
         efs_csi_role_arn=cluster.efs_csi_role_arn if cluster else None,
         hosted_zone_id=hosted_zone_id,
         kubernetes_version=cluster.kubernetes_version if cluster else None,
+    )
+
+
+def eks_platform(outputs: AWSOutputs) -> EksPlatform:
+    """The EKS cluster as the Kubernetes layer takes it, from what the stacks produced."""
+    return EksPlatform(
+        region=outputs.region,
+        cluster_name=outputs.cluster_name,
+        cluster_endpoint=outputs.cluster_endpoint,
+        cluster_ca_data=outputs.cluster_ca_data,
+        efs_id=outputs.efs_id,
+        efs_access_point_id=outputs.efs_access_point_id,
+        user_pool_client_id=outputs.user_pool_client_id,
+        user_pool_domain=outputs.user_pool_domain,
+        hosted_zone_id=outputs.hosted_zone_id,
     )
 
 

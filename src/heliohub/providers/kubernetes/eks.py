@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from heliohub.errors import UserError
-from heliohub.render.outputs import AWSOutputs
+from heliohub.platform import EksPlatform
 
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_HEADER = "x-k8s-aws-id"
@@ -77,18 +77,16 @@ def heliohub_command() -> str:
     return found
 
 
-def eks_kubeconfig(outputs: AWSOutputs, namespace: str, command: str) -> dict[str, Any]:
+def eks_kubeconfig(eks: EksPlatform, namespace: str, command: str) -> dict[str, Any]:
     missing = [
-        n
-        for n in ("cluster_name", "cluster_endpoint", "cluster_ca_data")
-        if not getattr(outputs, n)
+        n for n in ("cluster_name", "cluster_endpoint", "cluster_ca_data") if not getattr(eks, n)
     ]
     if missing:
         raise UserError(
             f"the AWS stack outputs lack {', '.join(missing)}; run `heliohub up` to finish the "
             "infrastructure first"
         )
-    name = f"heliohub-{outputs.cluster_name}"
+    name = f"heliohub-{eks.cluster_name}"
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -96,8 +94,8 @@ def eks_kubeconfig(outputs: AWSOutputs, namespace: str, command: str) -> dict[st
             {
                 "name": name,
                 "cluster": {
-                    "server": outputs.cluster_endpoint,
-                    "certificate-authority-data": outputs.cluster_ca_data,
+                    "server": eks.cluster_endpoint,
+                    "certificate-authority-data": eks.cluster_ca_data,
                 },
             }
         ],
@@ -111,9 +109,9 @@ def eks_kubeconfig(outputs: AWSOutputs, namespace: str, command: str) -> dict[st
                         "args": [
                             "kube-credentials",
                             "--cluster",
-                            outputs.cluster_name,
+                            eks.cluster_name,
                             "--region",
-                            outputs.region,
+                            eks.region,
                         ],
                         "interactiveMode": "Never",
                         "provideClusterInfo": False,

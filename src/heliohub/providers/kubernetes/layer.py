@@ -18,6 +18,7 @@ import yaml
 
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.errors import RefusedError, UserError
+from heliohub.platform import EksPlatform, ExistingCluster, Platform
 from heliohub.providers.base import CheckReport, CheckRunner, Component, Reporter
 from heliohub.providers.kubernetes import applied
 from heliohub.providers.kubernetes import doctor as doc
@@ -61,7 +62,20 @@ from heliohub.render.helm.wiring import (
     PROXY_PUBLIC_SERVICE,
     USERS_TOKEN_KEY,
 )
-from heliohub.render.outputs import AWSOutputs
+
+
+def configured_platform(loaded: LoadedConfig) -> Platform:
+    """The platform the config describes: on kubernetes its cluster (the kubeconfig resolved
+    against the config file's directory); on aws the EKS cluster, before its stacks exist."""
+    config = loaded.config
+    if config.provider == "aws":
+        return EksPlatform(region=config.aws.region)
+    k8s = config.kubernetes
+    return ExistingCluster(
+        kubeconfig=loaded.resolve(k8s.kubeconfig) if k8s.kubeconfig else None,
+        context=k8s.context,
+    )
+
 
 HUB_LABELS = {"app": "jupyterhub", "component": "hub", "release": JUPYTERHUB_RELEASE}
 # The label the jupyterhub chart's KubeSpawner puts on every user server pod.
@@ -73,7 +87,7 @@ class KubernetesLayer:
         self,
         config: LoadedConfig | HubConfig,
         reporter: Reporter,
-        outputs: AWSOutputs | None,
+        platform: Platform | None,
         state_dir: Path,
         kube: Kube | None = None,
         helm: Helm | None = None,
@@ -88,7 +102,9 @@ class KubernetesLayer:
         aws_session: Any = None,
         chart_dirs: Mapping[str, Path] | None = None,
     ) -> None:
-        """config: pass the LoadedConfig, so secret files resolve against the config file's
+        """platform: the EKS cluster the AWS stacks made, or an existing cluster; None: the one
+        the config describes (an existing cluster's kubeconfig, or EKS before it exists).
+        config: pass the LoadedConfig, so secret files resolve against the config file's
         directory; with a bare HubConfig they resolve against state_dir's parent (the data
         directory). Generated secrets live in <data dir>/secrets either way.
         provided_secrets: secret values the caller already holds, by environment variable.
@@ -103,7 +119,7 @@ class KubernetesLayer:
             self.secrets_dir = state_dir.parent / "secrets"
         self.config = self.loaded.config
         self.reporter = reporter
-        self.outputs = outputs
+        self.platform = platform if platform is not None else configured_platform(self.loaded)
         self.state_dir = state_dir
         self._kube = kube
         self._helm = helm
@@ -125,19 +141,23 @@ class KubernetesLayer:
         return self.config.kubernetes.namespace
 
     @property
+    def eks(self) -> EksPlatform | None:
+        return self.platform if isinstance(self.platform, EksPlatform) else None
+
+    @property
     def aws(self) -> bool:
-        return self.config.provider == "aws"
+        return self.eks is not None
 
     def kubeconfig(self) -> tuple[Path | None, str | None]:
-        """(kubeconfig path, context) heliohub uses; on AWS one it writes for the EKS cluster."""
-        if self.aws:
-            if self.outputs is None:
-                raise UserError("the EKS cluster does not exist yet: run `heliohub up`")
-            config = eks_kubeconfig(self.outputs, self.namespace, heliohub_command())
-            path = write_kubeconfig(self.state_dir / "kubeconfig", config)
-            return path, config["current-context"]
-        k8s = self.config.kubernetes
-        return (self.loaded.resolve(k8s.kubeconfig) if k8s.kubeconfig else None), k8s.context
+        """(kubeconfig path, context) heliohub uses; on EKS one it writes for the cluster."""
+        platform = self.platform
+        if isinstance(platform, ExistingCluster):
+            return platform.kubeconfig, platform.context
+        if not platform.cluster_name:
+            raise UserError("the EKS cluster does not exist yet: run `heliohub up`")
+        config = eks_kubeconfig(platform, self.namespace, heliohub_command())
+        path = write_kubeconfig(self.state_dir / "kubeconfig", config)
+        return path, config["current-context"]
 
     @property
     def kube(self) -> Kube:
@@ -157,30 +177,29 @@ class KubernetesLayer:
         if self._session is None:
             import boto3
 
-            self._session = boto3.Session(region_name=self.config.aws.region)
+            region = self.eks.region if self.eks else self.config.aws.region
+            self._session = boto3.Session(region_name=region)
         return self._session
 
     @property
     def route53(self) -> Route53Records | None:
-        if self._route53 is None and self.aws and self.config.domain:
+        if self._route53 is None and self.eks and self.config.domain:
             session = self.session()
             self._route53 = Route53Records(
-                session.client("route53"), elb_zone_lookup(session, self.config.aws.region)
+                session.client("route53"), elb_zone_lookup(session, self.eks.region)
             )
         return self._route53
 
     @property
     def nodegroups(self) -> NodeGroupSizes | None:
-        if self._nodegroups is None and self.aws and self.outputs and self.outputs.cluster_name:
-            self._nodegroups = EKSNodeGroups(
-                self.session().client("eks"), self.outputs.cluster_name
-            )
+        if self._nodegroups is None and self.eks and self.eks.cluster_name:
+            self._nodegroups = EKSNodeGroups(self.session().client("eks"), self.eks.cluster_name)
         return self._nodegroups
 
     # -- apply ----------------------------------------------------------------------------------
 
     def render(self) -> KubernetesRender:
-        return build(self.config, self.outputs)
+        return build(self.config, self.platform)
 
     def _refuse_incomplete(self, rendered: KubernetesRender) -> None:
         waiting = find_placeholders(rendered.files)
@@ -267,7 +286,7 @@ class KubernetesLayer:
                 self.reporter,
                 enable_letsencrypt=lambda: self.helm.run(hub.upgrade_args(str(values_dir))),
                 route53=self.route53,
-                hosted_zone_id=self.outputs.hosted_zone_id if self.outputs else None,
+                hosted_zone_id=self.eks.hosted_zone_id if self.eks else None,
                 resolver=self.resolver,
                 cert_probe=self.cert_probe,
                 bounds=self.bounds,
@@ -370,7 +389,7 @@ class KubernetesLayer:
                     "(`heliohub doctor`), then run `heliohub down` again."
                 )
         if lb and self.route53 is not None and self.config.domain:
-            zone = (self.outputs.hosted_zone_id if self.outputs else None) or (
+            zone = (self.eks.hosted_zone_id if self.eks else None) or (
                 self.route53.find_zone(self.config.domain, self.config.aws.hosted_zone) or (None,)
             )[0]
             if zone and self.route53.delete_if_pointing_at(zone, self.config.domain, lb):
@@ -428,7 +447,7 @@ class KubernetesLayer:
         return components(self.inspect())
 
     def doctor(self) -> list[doc.Finding]:
-        rendered_files = build(self.config, self.outputs).files
+        rendered_files = build(self.config, self.platform).files
         findings = doc.config_findings(self.config, rendered_files)
         helm: Helm | None = None
         try:

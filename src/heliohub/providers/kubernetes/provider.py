@@ -20,7 +20,7 @@ from heliohub.providers.base import (
     UpOptions,
 )
 from heliohub.providers.kubernetes.inspect import components, notes
-from heliohub.providers.kubernetes.layer import KubernetesLayer
+from heliohub.providers.kubernetes.layer import KubernetesLayer, configured_platform
 
 LOG_SOURCES = (
     {"app": "jupyterhub", "component": "hub"},
@@ -45,7 +45,10 @@ class KubernetesProvider(Provider):
     ) -> None:
         super().__init__(loaded, reporter)
         self.layer = layer or KubernetesLayer(
-            loaded, reporter, outputs=None, state_dir=loaded.data_dir / "kubernetes"
+            loaded,
+            reporter,
+            platform=configured_platform(loaded),
+            state_dir=loaded.data_dir / "kubernetes",
         )
 
     def plan(self) -> Plan:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from heliohub.config import HubConfig
+from heliohub.platform import EksPlatform
 from heliohub.render.helm import aws_names, pools
 from heliohub.render.helm.placeholders import output
-from heliohub.render.outputs import AWSOutputs
 
 
-def autoscaler_values(config: HubConfig, outputs: AWSOutputs | None) -> dict[str, Any]:
+def autoscaler_values(config: HubConfig, eks: EksPlatform) -> dict[str, Any]:
     release = aws_names.autoscaler_release()
     values: dict[str, Any] = {
         # The autoscaler's minor version must match the cluster's.
@@ -19,8 +19,8 @@ def autoscaler_values(config: HubConfig, outputs: AWSOutputs | None) -> dict[str
             "tag": aws_names.autoscaler_image_tag(config.aws.kubernetes_version),
         },
         "cloudProvider": "aws",
-        "awsRegion": config.aws.region,
-        "autoDiscovery": {"clusterName": output(outputs, "cluster_name")},
+        "awsRegion": eks.region,
+        "autoDiscovery": {"clusterName": output(eks, "cluster_name")},
         # EKS Pod Identity associates this service account with the autoscaler's IAM role.
         "rbac": {"serviceAccount": {"create": True, "name": release["service_account"]}},
         "extraArgs": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from heliohub.config import HubConfig
+from heliohub.platform import EksPlatform, Platform
 from heliohub.render.helm import aws_names
 from heliohub.render.helm.jupyterhub import ebs_storage_class
 from heliohub.render.helm.placeholders import output
@@ -17,7 +18,6 @@ from heliohub.render.helm.wiring import (
     PROXY_HTTP_PORT,
     SHARED_PVC,
 )
-from heliohub.render.outputs import AWSOutputs
 
 MANAGED = {"app.kubernetes.io/managed-by": "heliohub"}
 # Tag on the hub database's EBS volume, so the teardown scan can tell it from a leak.
@@ -54,11 +54,11 @@ def auth_secret(config: HubConfig, keys: list[str]) -> dict[str, Any]:
     }
 
 
-def efs_storage(config: HubConfig, outputs: AWSOutputs | None) -> list[dict[str, Any]]:
+def efs_storage(config: HubConfig, eks: EksPlatform) -> list[dict[str, Any]]:
     """Homes (and the shared directory) on EFS, through an access point owned by uid/gid."""
     sc = f"{config.name}-efs"
     pv = f"{config.name}-home"
-    handle = f"{output(outputs, 'efs_id')}::{output(outputs, 'efs_access_point_id')}"
+    handle = f"{output(eks, 'efs_id')}::{output(eks, 'efs_access_point_id')}"
     return [
         {
             "apiVersion": "storage.k8s.io/v1",
@@ -192,15 +192,15 @@ def gateway_network_policy(config: HubConfig) -> dict[str, Any]:
 
 
 def manifests(
-    config: HubConfig, outputs: AWSOutputs | None, secret_keys: list[str]
+    config: HubConfig, platform: Platform, secret_keys: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """File name -> objects, in the order they are applied (names sort in that order)."""
     out: dict[str, list[dict[str, Any]]] = {
         "00-namespace.yaml": [namespace(config)],
         "10-auth-secret.yaml": [auth_secret(config, secret_keys)],
     }
-    if config.provider == "aws":
-        out["20-storage.yaml"] = [*efs_storage(config, outputs), ebs_class(config)]
+    if isinstance(platform, EksPlatform):
+        out["20-storage.yaml"] = [*efs_storage(config, platform), ebs_class(config)]
         out["30-service-account.yaml"] = [s3_service_account(config)]
     elif config.storage.shared.enabled:
         out["20-storage.yaml"] = [shared_pvc(config)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from heliohub.render.outputs import AWSOutputs
+from heliohub.platform import EksPlatform
 
 _PATTERN = re.compile(rb"<from stack: ([a-z_]+)>")
 
@@ -17,9 +17,9 @@ def stack(name: str) -> str:
     return f"<from stack: {name}>"
 
 
-def output(outputs: AWSOutputs | None, name: str) -> str:
-    """The stack output's value, or its placeholder when the stacks have not produced it."""
-    value = getattr(outputs, name, None) if outputs is not None else None
+def output(platform: EksPlatform, name: str) -> str:
+    """The EKS platform's value, or its placeholder when the stacks have not produced it."""
+    value = getattr(platform, name)
     return value if value else stack(name)
 
 
