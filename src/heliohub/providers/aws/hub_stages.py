@@ -81,7 +81,10 @@ def deployed_parameter(ctx: StageContext, stack: str, key: str) -> str | None:
 
 
 def existing_node_groups(ctx: StageContext, stack: str) -> set[str]:
-    """The node group outputs of the deployed cluster stack: those groups exist already."""
+    """The node group outputs of the deployed cluster stack: those groups exist already.
+
+    Only the names of its outputs, not stack_outputs.ClusterOutputs: a stack in any state counts
+    here, one whose creation failed (no outputs at all) included."""
     deployed = describe_stack(ctx.clients.client("cloudformation"), stack)
     if deployed is None:
         return set()
