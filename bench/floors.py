@@ -40,6 +40,9 @@ c.JupyterHub.authenticator_class = "shared-password"
 c.Authenticator.allow_all = True
 c.Authenticator.admin_users = {"admin"}
 c.SharedPasswordAuthenticator.user_password = env["FLOOR_SHARED_PASSWORD"]
+if env.get("FLOOR_EXTERNAL_PROXY"):
+    # The proxy started by hand beside the hub, as `heliohub up` runs it.
+    c.ConfigurableHTTPProxy.should_start = False
 """
 
 
@@ -57,6 +60,9 @@ class BareHub:
     public_port: int = 0
     hub_port: int = 0
     proc: Spawned | None = None
+    # Start configurable-http-proxy by hand at the same time, instead of by the hub.
+    external_proxy: bool = False
+    proxy: Spawned | None = None
 
     @property
     def url(self) -> str:
@@ -85,7 +91,21 @@ class BareHub:
             "FLOOR_SHARED_PASSWORD": secrets.token_urlsafe(16),
             "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
         }
+        if self.external_proxy:
+            env["FLOOR_EXTERNAL_PROXY"] = "1"
         t0 = time.perf_counter()
+        if self.external_proxy:
+            self.proxy = Spawned.start(
+                [
+                    str(self.proxy_command),
+                    *("--ip", "127.0.0.1", "--port", str(self.public_port)),
+                    *("--api-ip", "127.0.0.1", "--api-port", str(api_port)),
+                    *("--error-target", f"http://127.0.0.1:{self.hub_port}/hub/error"),
+                ],
+                self.workdir / "proxy.log",
+                env=env,
+                cwd=self.workdir,
+            )
         self.proc = Spawned.start(
             [str(bin_dir() / "jupyterhub"), "-f", str(config)],
             self.workdir / "jupyterhub.log",
@@ -107,6 +127,9 @@ class BareHub:
         if self.proc:
             self.proc.stop()
             self.proc = None
+        if self.proxy:
+            self.proxy.stop()
+            self.proxy = None
 
 
 def singleuser_env(hub: BareHub, user: str, port: int, home: Path) -> dict[str, str]:

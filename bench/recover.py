@@ -1,10 +1,13 @@
 """`python -m bench.recover [--quick]`: supervision figures, merged into docs/bench/bench.json.
 
-- `up --detach` next to its floor: a bare hub (with its proxy) and a bare dask-gateway-server
-  started by hand side by side, until both answer;
+- `up --detach` next to its floor: a bare hub, a bare configurable-http-proxy and a bare
+  dask-gateway-server started by hand side by side, until the hub answers through the proxy
+  and the gateway answers;
 - for the hub, the proxy and the gateway: seconds from `kill -9` until the deployment is
   healthy again (a new process in its place, /hub/health through the proxy and the gateway's
   /api/health answering), with no command given. Its floor: the same component started by hand.
+- for the idle culler (a detail: it answers nothing a floor could be timed against): seconds
+  from `kill -9` until a new culler runs.
 
 Only these figures are replaced in bench.json; the others are kept as they were measured.
 """
@@ -73,9 +76,57 @@ class BareGateway:
             self.proc = None
 
 
+class BareProxy:
+    """configurable-http-proxy alone, until its REST API answers."""
+
+    def __init__(self, workdir: Path, command: Path) -> None:
+        self.workdir = workdir
+        self.command = command
+        self.proc: Spawned | None = None
+        self.api_port = 0
+        self.token = ""
+
+    def spawn(self) -> float:
+        import secrets
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.api_port = free_port()
+        self.token = secrets.token_hex(16)
+        env = {**os.environ, "CONFIGPROXY_AUTH_TOKEN": self.token}
+        t0 = time.perf_counter()
+        self.proc = Spawned.start(
+            [
+                str(self.command),
+                *("--ip", "127.0.0.1", "--port", str(free_port())),
+                *("--api-ip", "127.0.0.1", "--api-port", str(self.api_port)),
+            ],
+            self.workdir / "proxy.log",
+            env=env,
+            cwd=self.workdir,
+        )
+        return t0
+
+    def wait(self) -> float:
+        assert self.proc is not None
+        url = f"http://127.0.0.1:{self.api_port}/api/routes"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if http_status(url, headers={"Authorization": f"token {self.token}"}) == 200:
+                return time.perf_counter()
+            if not self.proc.alive():
+                raise RuntimeError(f"bare proxy exited\n{self.proc.tail()}")
+            time.sleep(0.02)
+        raise TimeoutError("bare proxy did not answer within 60 s")
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.stop()
+            self.proc = None
+
+
 def side_by_side(workdir: Path, proxy_command: Path) -> tuple[float, float, float]:
-    """Hub (with its proxy) and gateway started by hand at once: (both, hub, gateway) seconds."""
-    hub = floors.BareHub(workdir / "hub", proxy_command)
+    """Proxy, hub and gateway started by hand at once: (all, hub, gateway) seconds."""
+    hub = floors.BareHub(workdir / "hub", proxy_command, external_proxy=True)
     gateway = BareGateway(workdir / "gateway")
     t0 = gateway.spawn()
     try:
@@ -94,6 +145,15 @@ def _role_pids(dep: Deployment, role: str) -> list[int]:
     return [p.pid for p in dep.processes() if role_of(p) == role]
 
 
+def _launched(dep: Deployment, role: str) -> bool:
+    """The program itself runs, not heliohub's launcher that starts it."""
+    from heliohub.providers.local.processes import role as role_of
+
+    return any(
+        role_of(p) == role and "heliohub.inhub.launch" not in p.cmdline() for p in dep.processes()
+    )
+
+
 def kill_to_healthy(dep: Deployment, role: str, timeout: float = 180) -> float:
     [pid] = _role_pids(dep, role)
     gateway = f"http://127.0.0.1:{dep.state()['ports']['gateway']}/services/dask-gateway"
@@ -102,7 +162,16 @@ def kill_to_healthy(dep: Deployment, role: str, timeout: float = 180) -> float:
     while time.perf_counter() - t0 < timeout:
         pids = _role_pids(dep, role)
         if (
-            pids
+            role == "idle-culler"
+            and pids
+            and pid not in pids
+            and _launched(dep, role)
+            and http_status(f"{dep.url}/hub/health") == 200
+        ):
+            return time.perf_counter() - t0
+        if (
+            role != "idle-culler"
+            and pids
             and pid not in pids
             and http_status(f"{dep.url}/hub/health") == 200
             and http_status(f"{gateway}/api/health") == 200
@@ -114,6 +183,13 @@ def kill_to_healthy(dep: Deployment, role: str, timeout: float = 180) -> float:
 
 def bare_component(workdir: Path, proxy_command: Path, role: str) -> float:
     """The floor of a recovery: the same component started by hand, until it answers."""
+    if role == "proxy":
+        proxy = BareProxy(workdir / "proxy", proxy_command)
+        t0 = proxy.spawn()
+        try:
+            return proxy.wait() - t0
+        finally:
+            proxy.stop()
     if role == "gateway":
         gateway = BareGateway(workdir / "gateway")
         t0 = gateway.spawn()
@@ -139,13 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     proxy_command = proxy / "node_modules" / ".bin" / "configurable-http-proxy"
     path = DATA / results.BENCH_FILE
     run = results.load_bench(path) or results.BenchRun(started=_now())
+    run.details.pop("recover.idle-culler", None)  # measured again below
     up = results.Figure(
         key="up-side-by-side",
         group="recover",
         title="`heliohub up --detach` next to hub, proxy and gateway started by hand",
         unit="s",
-        floor_title="bare `jupyterhub` (with its proxy) and bare `dask-gateway-server` started "
-        "at once, until both answer",
+        floor_title="bare `jupyterhub`, bare `configurable-http-proxy` and bare "
+        "`dask-gateway-server` started by hand at once, until the hub answers through the proxy "
+        "and the gateway answers",
         how="wall time of the CLI command until the hub (through the proxy) and the gateway answer",
     )
     figures = [up]
@@ -157,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             title=f"`kill -9` of the {role} until healthy again, no command given",
             unit="s",
             floor_title=f"the {role} started by hand"
-            + (" (a bare hub starts its proxy)" if role != "gateway" else ""),
+            + (" (it starts its proxy)" if role == "hub" else "")
+            + (", until its REST API answers" if role == "proxy" else ""),
             how="seconds from SIGKILL until a new process has its place and /hub/health "
             "(through the proxy) and the gateway's /api/health answer 200, polled every 50 ms",
         )
@@ -185,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                         fig.ours.append(kill_to_healthy(dep, role))
                     except (TimeoutError, ValueError) as exc:
                         fig.errors.append(str(exc))
+                seconds = kill_to_healthy(dep, "idle-culler")
+                run.details.setdefault("recover.idle-culler", []).append(round(seconds, 4))
             finally:
                 dep.down()
     keys = {f.key for f in figures}

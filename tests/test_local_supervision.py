@@ -173,3 +173,63 @@ def test_the_proxy_program_listens_where_the_config_says(
     assert ("--ssl-key" in argv and "--ssl-cert" in argv) is tls
     assert ("%(ENV_HELIOHUB_SSL_KEY)s" in argv) is tls
     assert "TOKEN" not in " ".join(argv)
+
+
+def test_the_culler_starts_once_the_hub_answers_with_its_own_environment_only() -> None:
+    """The launcher of the idle culler, run for real with `env` as the culler: while no hub
+    answers it waits (still heliohub's launcher, holding no secret but the culler's token);
+    once a hub answers on the hub port, the program starts with the culler's environment."""
+    import http.server
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import psutil
+
+    from heliohub.providers.local.processes import role
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    environ = {**SUPERVISOR_ENV, "HELIOHUB_HUB_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heliohub.inhub.launch", "idle-culler", "/usr/bin/env"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    server = None
+    try:
+        deadline = time.monotonic() + 60
+        waiting = psutil.Process(proc.pid)
+        while "--after-hub" not in waiting.cmdline() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert role(waiting) == "idle-culler"
+        secrets = {v for k, v in SUPERVISOR_ENV.items() if "TOKEN" in k or "KEY" in k}
+        assert set(waiting.environ().values()) & secrets == {"culler-secret"}
+        assert proc.poll() is None  # no hub yet: still waiting
+
+        class Hub(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path == "/hub/api" else 404)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", port), Hub)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        if server is not None:
+            server.shutdown()
+    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert proc.returncode == 0
+    assert env["JUPYTERHUB_API_TOKEN"] == "culler-secret"
+    assert env["JUPYTERHUB_API_URL"] == f"http://127.0.0.1:{port}/hub/api"
+    assert not set(env.values()) & (
+        {v for k, v in SUPERVISOR_ENV.items() if "TOKEN" in k} - {"culler-secret"}
+    )

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 
 from heliohub.hubspec.names import CULLER_SERVICE, GATEWAY_SERVICE
@@ -44,11 +47,37 @@ def service_env(service: str, environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+# The culler's first round would fail while the hub starts (a traceback in its log), and its
+# start would take CPU from the hub's: it starts once the hub answers.
+AFTER_HUB = "--after-hub"
+HUB_WAIT_S = 300.0
+
+
+def wait_for_hub(api_url: str, timeout: float = HUB_WAIT_S) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(api_url, timeout=2):
+                return True
+        except (urllib.error.URLError, OSError, ValueError):
+            time.sleep(0.2)
+    return False
+
+
 def main(argv: list[str]) -> None:
     if len(argv) < 3:
         raise SystemExit("usage: python -m heliohub.inhub.launch SERVICE EXECUTABLE ...")
+    if argv[1] == AFTER_HUB:
+        # Second step: this process has the service's environment only (no other secret is
+        # readable in /proc while it waits).
+        wait_for_hub(os.environ["JUPYTERHUB_API_URL"])
+        os.execv(argv[2], argv[2:])
     service, command = argv[1], argv[2:]
-    os.execve(command[0], command, service_env(service, os.environ))
+    env = service_env(service, os.environ)
+    if service == CULLER_SERVICE:
+        args = [sys.executable, "-m", "heliohub.inhub.launch", AFTER_HUB, *command]
+        os.execve(sys.executable, args, env)
+    os.execve(command[0], command, env)
 
 
 if __name__ == "__main__":

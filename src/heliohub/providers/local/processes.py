@@ -140,6 +140,16 @@ _MACHINERY = {
 }
 
 
+# heliohub.inhub.launch's first argument: the service it starts ("--after-hub": the culler,
+# waiting for the hub).
+_LAUNCHED = {
+    "proxy": "proxy",
+    "dask-gateway": "gateway",
+    "idle-culler": "idle-culler",
+    "--after-hub": "idle-culler",
+}
+
+
 def role(proc: psutil.Process) -> str:
     """What a process of a deployment is, from its command line."""
     try:
@@ -147,6 +157,9 @@ def role(proc: psutil.Process) -> str:
     except psutil.Error:
         return "unknown"
     names = [Path(a).name for a in args[:3]]
+    if names[1:3] == ["-m", "heliohub.inhub.launch"] and len(args) > 3:
+        # heliohub's launcher, before it becomes the program it starts.
+        return _LAUNCHED.get(args[3], "other")
     if "jupyterhub-singleuser" in names:
         return "server"
     if "jupyterhub-idle-culler" in names:

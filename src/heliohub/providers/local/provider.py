@@ -628,6 +628,7 @@ class LocalProvider(Provider):
             )
             # Recorded at once, so `down` finds a half-started hub too.
             state.save(self.layout.state_file, run)
+            supervision.nudge(self.layout.state_dir / "supervisor.sock")
         return run
 
     def _wait_healthy(self, run: state.RunState, stop_on_failure: bool = True) -> None:
