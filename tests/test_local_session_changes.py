@@ -49,6 +49,7 @@ def _with(**changes: Any) -> dict[str, Any]:
         _with(dask__cluster_idle_timeout_s=60),
         _with(storage__shared__enabled=False),
         _with(auth__admin_users=["alice", "bob"]),
+        _with(https={"mode": "files", "cert_file": "hub.crt", "key_file": "hub.key"}),
     ],
 )
 def test_changes_sessions_can_keep(changed: dict[str, Any]) -> None:
