@@ -135,3 +135,69 @@ def test_a_protected_socket_answers_its_owner_and_root_only() -> None:
         listener.kill()
         listener.wait()
         fw.remove()
+
+
+OPEN_LISTENER = """
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+print("accepted", flush=True)
+sys.stdin.readline()  # sent once the owner is protected
+c.sendall(b"hello")
+c.close()
+"""
+OPEN_CLIENT = """
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+print("connected", flush=True)
+try:
+    print(c.recv(5).decode(), flush=True)
+except OSError as exc:
+    print("cut", type(exc).__name__, flush=True)
+"""
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0 or firewall.nft_binary() is None, reason="needs root and nft")
+def test_the_owners_open_connections_survive_protection() -> None:
+    """A notebook server talks to its kernels over loopback before the user's first cluster
+    protects them: those connections (unmarked) must keep answering, or the kernel falls
+    silent mid-cell."""
+    owner = 64125
+    as_owner = ["setpriv", f"--reuid={owner}", f"--regid={owner}", "--clear-groups"]
+    fw = firewall.OwnerFirewall(f"unit{secrets.token_hex(4)}")
+    fw.reset()
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(code: str, *args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [*as_owner, "/usr/bin/python3", "-c", code, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd="/",
+        )
+        procs.append(proc)
+        return proc
+
+    try:
+        listener = start(OPEN_LISTENER)
+        assert listener.stdout is not None and listener.stdin is not None
+        port = listener.stdout.readline().strip()
+        client = start(OPEN_CLIENT, port)
+        assert client.stdout is not None
+        assert client.stdout.readline().strip() == "connected"
+        assert listener.stdout.readline().strip() == "accepted"
+        fw.protect(owner)
+        listener.stdin.write("go\n")
+        listener.stdin.flush()
+        out, _ = client.communicate(timeout=30)
+        assert out.strip() == "hello"
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        fw.remove()

@@ -8,6 +8,11 @@ every cluster, so the rule is about who owns the listening socket instead:
 - a protected user's socket may answer only connections opened by itself or by root (the hub,
   its proxy and the gateway run as root). Its answer to anyone else (the SYN-ACK) never leaves:
   the listener gets a reset instead, so the connection never opens and leaves nothing queued.
+- connections already open when a user becomes protected are left alone. A user is protected
+  from their first cluster on, and by then their notebook server already talks to its kernels
+  over loopback on connections nobody marked: refusing every packet of those (not just the
+  answer to a new connection) cut the kernel off mid-cell. Nothing of the cluster exists before
+  the rules, so every connection to it starts after them.
 
 One nftables table per deployment (`inet heliohub_<id>`) holds the rules. The gateway adds a
 user's rules before their cluster starts and removes them when their last cluster stops; the
@@ -126,9 +131,12 @@ class OwnerFirewall:
                 f"{rule} ct state new meta skuid {uid} ct mark set {mark(uid)} {tag}\n"
                 # A reset, not a silent drop, so the refused attempt also leaves the
                 # listener's queue: nobody can fill it (or push it to SYN cookies) that way.
+                # Only the SYN-ACK: the user's connections opened before this rule are unmarked
+                # and must keep working (see the module's docstring).
                 f"{rule} ct direction reply meta skuid {uid} ct mark != {allowed} "
-                f"meta l4proto tcp reject with tcp reset {tag}\n"
-                f"{rule} ct direction reply meta skuid {uid} ct mark != {allowed} drop {tag}\n"
+                f"tcp flags & (syn | ack) == syn | ack reject with tcp reset {tag}\n"
+                f"{rule} ct direction reply meta skuid {uid} ct mark != {allowed} "
+                f"meta l4proto != tcp drop {tag}\n"
             ),
         )
         self.protected.add(uid)
