@@ -8,7 +8,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from auth.oidc import Client, OIDCProvider, User
 from local_hub import delete_os_users, world_readable_venv
 
 from heliohub.errors import UserError
+from heliohub.inhub import firewall
 from heliohub.providers.local.isolation import check_system_users
 
 ADMIN_GROUP = "hub-admins"
@@ -76,44 +77,56 @@ def open_matrix(
     users: list[User],
     log_in: list[User],
     config: dict[str, Any] | None = None,
+    up_timeout: float = 300,
 ) -> Iterator[Matrix]:
     """A running deployment whose OS users start with prefix; members of ADMIN_GROUP are admins,
     members of USER_GROUP may log in. The users in log_in are logged in. Everything it made,
-    OS users included, is removed afterwards."""
+    OS users included, is removed afterwards. up_timeout: for `heliohub up` (building a
+    managed user environment from a cold cache takes long)."""
     # Hub users must be able to enter the data directory: not under pytest's 0700 temp root.
     workdir = Path(tempfile.mkdtemp(prefix=f"heliohub-{name}-", dir=tempfile.gettempdir()))
-    workdir.chmod(0o711)
-    bin_dir = Path(sys.executable).parent
-    try:
-        check_system_users(workdir / "data", bin_dir)
-    except UserError:
-        bin_dir = world_readable_venv(workdir / "venv")
-    client_secret = f"{name}-client-secret-{workdir.name}"
-    (workdir / "client-secret").write_text(client_secret + "\n")
-    (workdir / "client-secret").chmod(0o600)
-    config = config or {}
-    hub = Hub(
-        workdir / "hub",
-        {
-            **config,
-            "auth": {},
-            "local": {
-                **config.get("local", {}),
-                "isolation": "system-users",
-                "user_prefix": prefix,
+    # Each step of the clean-up runs even when one before it fails (a timeout in `down`, say),
+    # and whatever failed before the yield: a failed run must not leave OS users, firewall
+    # tables or processes behind for the next.
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        cleanup.callback(delete_os_users, prefix)
+        workdir.chmod(0o711)
+        bin_dir = Path(sys.executable).parent
+        try:
+            check_system_users(workdir / "data", bin_dir)
+        except UserError:
+            bin_dir = world_readable_venv(workdir / "venv")
+        client_secret = f"{name}-client-secret-{workdir.name}"
+        (workdir / "client-secret").write_text(client_secret + "\n")
+        (workdir / "client-secret").chmod(0o600)
+        config = config or {}
+        hub = Hub(
+            workdir / "hub",
+            {
+                **config,
+                "auth": {},
+                "local": {
+                    **config.get("local", {}),
+                    "isolation": "system-users",
+                    "user_prefix": prefix,
+                },
+                "dask": {"cluster_idle_timeout_s": 600, **config.get("dask", {})},
             },
-            "dask": {"cluster_idle_timeout_s": 600, **config.get("dask", {})},
-        },
-        proxy_dir,
-        heliohub=str(bin_dir / "heliohub"),
-    )
-    (workdir / "hub").chmod(0o711)
-    provider = OIDCProvider(
-        workdir / "idp",
-        clients=[Client("heliohub", client_secret, [f"{hub.url}/hub/oauth_callback"])],
-        users=users,
-    ).start()
-    try:
+            proxy_dir,
+            heliohub=str(bin_dir / "heliohub"),
+        )
+        (workdir / "hub").chmod(0o711)
+        provider = OIDCProvider(
+            workdir / "idp",
+            clients=[Client("heliohub", client_secret, [f"{hub.url}/hub/oauth_callback"])],
+            users=users,
+        ).start()
+        cleanup.callback(provider.stop)
+        # `down` removes the deployment's firewall table; when `down` fails, this does.
+        cleanup.callback(_remove_firewall, hub)
+        # Registered before `up`: an `up` that times out may have started something.
+        cleanup.callback(hub.down)
         hub.config["auth"] = {
             "type": "oidc",
             "issuer": provider.issuer,
@@ -126,14 +139,17 @@ def open_matrix(
             **config.get("auth", {}),
         }
         hub.write_config()
-        up = hub.up()
+        up = hub.up(timeout=up_timeout)
         m = Matrix(hub, provider, workdir, up_output=up.stderr)
         for user in log_in:
             page = m.login(user)
             assert page.status_code == 200, f"{user.username}: {page.status_code} {page.text[:300]}"
         yield m
-    finally:
-        hub.down()
-        provider.stop()
-        delete_os_users(prefix)
-        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _remove_firewall(hub: Hub) -> None:
+    try:
+        deployment_id = hub.deployment_id
+    except OSError:
+        return  # never started
+    firewall.remove_table(firewall.table_name(deployment_id))

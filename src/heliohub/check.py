@@ -208,11 +208,18 @@ async def _run_code(
     try:
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise CheckFailed(f"the code did not finish within {timeout:.0f}s")
-            raw = await asyncio.wait_for(conn.read_message(), remaining)
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                raw = await asyncio.wait_for(conn.read_message(), remaining)
+            except TimeoutError:
+                raise CheckFailed(
+                    f"the code did not finish within {timeout:.0f}s{_so_far(result)}"
+                ) from None
             if raw is None:
-                raise CheckFailed("the kernel's websocket closed before the code finished")
+                raise CheckFailed(
+                    f"the kernel's websocket closed before the code finished{_so_far(result)}"
+                )
             if isinstance(raw, bytes):
                 continue  # binary frames: the v1 protocol, never chosen here
             msg = json.loads(raw)
@@ -232,6 +239,16 @@ async def _run_code(
                 return result
     finally:
         conn.close()
+
+
+def _so_far(result: KernelResult, chars: int = 2000) -> str:
+    """What the code printed before it stopped answering: where it got stuck."""
+    parts = [
+        f"\n{name} so far:\n{text[-chars:]}"
+        for name, text in (("stdout", result.stdout), ("stderr", result.stderr))
+        if text
+    ]
+    return "".join(parts) or " (it printed nothing)"
 
 
 def _plain(text: str) -> str:

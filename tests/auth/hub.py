@@ -40,11 +40,11 @@ class Hub(LocalHub):
         """After changing self.config (e.g. once a provider's port is known)."""
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
 
-    def up(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def up(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         if self.proxy_dir is not None:
             self.share_proxy(self.proxy_dir)
         self.started = True
-        return self.cli("up", "--detach", *args)
+        return self.cli("up", "--detach", *args, timeout=timeout)
 
     def down(self) -> None:
         if self.started:
