@@ -9,8 +9,10 @@ by the module; the last test stops it.
 from __future__ import annotations
 
 import gc
+import importlib.metadata
 import json
 import os
+import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,6 +118,14 @@ def test_status_json(hub: LocalHub) -> None:
     states = {c["name"]: c["state"] for c in status["components"]}
     assert states["hub"] == states["proxy"] == states["dask-gateway"] == "running"
     assert states["idle-culler"] == "running"
+    # The environment servers and workers run from: an existing one here, as `up` found it.
+    python = hub.config["local"]["user_environment"]["python"]
+    versions = {n: importlib.metadata.version(n) for n in ("dask", "distributed", "dask-gateway")}
+    assert (
+        f"user environment: existing, {python}: dask {versions['dask']}, distributed "
+        f"{versions['distributed']}, dask-gateway {versions['dask-gateway']}, Python "
+        f"{platform.python_version()}"
+    ) in status["notes"]
 
 
 def test_cluster_from_outside_with_options(hub: LocalHub, alice: dict[str, Any]) -> None:

@@ -5,8 +5,10 @@ the managed one is built from, when it is rebuilt, which interpreter it is made 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +18,9 @@ import pytest
 from heliohub import env_versions
 from heliohub.check import _Journey, _versions_step
 from heliohub.config import LoadedConfig, parse
+from heliohub.config.local import UserEnvironment
 from heliohub.errors import UserError
+from heliohub.providers.base import SilentReporter
 from heliohub.providers.local import user_env
 
 HUB = {
@@ -197,3 +201,63 @@ def test_validate_and_up_fall_back_by_what_hub_users_run(tmp_path: Path) -> None
         )
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# ----- status: one line about the environment ------------------------------------------------
+
+
+def _loaded(tmp_path: Path, user_environment: dict[str, object]) -> LoadedConfig:
+    local = {"data_dir": str(tmp_path / "data"), "user_environment": user_environment}
+    return LoadedConfig(parse({"auth": NATIVE, "local": local}), None, tmp_path)
+
+
+def _venv_runner(cmd: list[str], env: dict[str, str], reporter: object) -> tuple[int, str]:
+    """Instead of uv: `uv venv` makes a real (empty) virtualenv, `uv pip install` nothing."""
+    if cmd[1] == "venv":
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", cmd[-1]], check=True)
+    return 0, ""
+
+
+def test_status_says_the_managed_environment_is_not_built_yet(tmp_path: Path) -> None:
+    env_dir = tmp_path / "user-env"
+    line = user_env.status_line(_loaded(tmp_path, {}), env_dir, tmp_path / "state")
+    assert line == (
+        f"user environment: managed, {env_dir}: not built yet (`heliohub up` builds it)"
+    )
+
+
+def test_status_reports_the_managed_environment_and_a_config_that_moved_on(
+    tmp_path: Path,
+) -> None:
+    env_dir = tmp_path / "user-env"
+    managed = user_env.Managed(env_dir, SilentReporter(), {}, runner=_venv_runner)
+    managed.ensure(UserEnvironment(packages=["astropy"]), HUB, Path(sys.executable))
+    state_dir = tmp_path / "state"
+    line = user_env.status_line(_loaded(tmp_path, {"packages": ["astropy"]}), env_dir, state_dir)
+    # Nothing was installed by the stand-in for uv: the versions are what is really there.
+    assert line == (
+        f"user environment: managed, {env_dir}: dask missing, distributed missing, "
+        f"dask-gateway missing, Python {platform.python_version()}"
+    )
+    moved = _loaded(tmp_path, {"packages": ["astropy", "sunpy"]})
+    assert user_env.status_line(moved, env_dir, state_dir).endswith(
+        "; the config asks for other packages than it holds: `heliohub down` and "
+        "`heliohub up` update it"
+    )
+
+
+def test_status_reports_an_existing_environment_once_up_checked_it(tmp_path: Path) -> None:
+    python = tmp_path / "science" / "bin" / "python"
+    loaded = _loaded(tmp_path, {"python": str(python)})
+    state_dir = tmp_path / "state"
+    line = user_env.status_line(loaded, tmp_path / "user-env", state_dir)
+    assert line == f"user environment: existing, {python}: not checked yet (`heliohub up` does)"
+    checked = user_env.UserEnv(python, python.parent, False, "3.12.1", dict(GOOD))
+    user_env.save_checked(state_dir, checked)
+    assert user_env.status_line(loaded, tmp_path / "user-env", state_dir) == (
+        f"user environment: existing, {python}: dask 2026.6.1, distributed 2026.6.1, "
+        "dask-gateway 2026.3.0, Python 3.12.1"
+    )
+    # Another environment named in the config: what `up` checked was not this one.
+    other = _loaded(tmp_path, {"python": str(tmp_path / "other" / "bin" / "python")})
+    assert "not checked yet" in user_env.status_line(other, tmp_path / "user-env", state_dir)

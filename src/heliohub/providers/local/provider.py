@@ -372,6 +372,8 @@ class LocalProvider(Provider):
             state.clear_stop_request(self.layout.state_dir)
             env, iso = self._user_env(iso)
             self.reporter.info(f"user environment: {env.describe()}")
+            if not env.managed:
+                user_env.save_checked(self.layout.state_dir, env)
             if iso == "system-users":
                 reason = isolation.fallback_reason(
                     self.config, self.euid, self.layout.data_dir, env.bin_dir
@@ -771,7 +773,7 @@ class LocalProvider(Provider):
         supervised = run is not None and processes.is_ours(run.hub_pid, run.deployment_id)
         procs = processes.marked(dep_id) if dep_id else []
         if not supervised:
-            notes = [f"data: {self.layout.data_dir}"]
+            notes = [f"data: {self.layout.data_dir}", self._user_env_line()]
             _infra, work = supervision.split(procs)
             if work:
                 notes.append(
@@ -861,10 +863,14 @@ class LocalProvider(Provider):
             notes=[
                 *notes,
                 f"isolation: {run.isolation}",
+                self._user_env_line(),
                 self._login_hint(),
                 f"logs: {self.layout.logs_dir}",
             ],
         )
+
+    def _user_env_line(self) -> str:
+        return user_env.status_line(self.loaded, self.layout.user_env_dir, self.layout.state_dir)
 
     def _gateway_clusters(self) -> tuple[int, int] | None:
         """The gateway's view, from its database: how many clusters run, and how many are

@@ -408,6 +408,7 @@ class Managed:
                 found = probe(self.python, SERVER_PACKAGES)
                 record = {"hash": digest, "requirements": reqs, "base": str(base)}
                 record["versions"] = found.get("versions", {})
+                record["python"] = found.get("python", base_version)
                 self.spec_file.write_text(json.dumps(record, indent=2) + "\n")
                 self.spec_file.chmod(0o644)
             except OSError as exc:
@@ -500,3 +501,60 @@ class Managed:
             f"uv could not {what} in {self.env_dir} (exit {code}):\n{tail}\nFix: {hint}, then "
             "run `heliohub up` again"
         )
+
+
+# ----- what `heliohub status` says about it ----------------------------------------------------
+
+# In the state directory: the existing environment `up` checked last (its versions), so that
+# `status` need not run it.
+CHECKED_FILE = "user-env.json"
+
+
+def save_checked(state_dir: Path, env: UserEnv) -> None:
+    """What `up` found in an existing environment, for `status`."""
+    record = {"python": str(env.python), "python_version": env.python_version}
+    record["versions"] = env.versions  # type: ignore[assignment]
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / CHECKED_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _dask_versions(python_version: object, versions: object) -> str:
+    found = versions if isinstance(versions, dict) else {}
+    with_python = {**found, "python": str(python_version)} if python_version else found
+    return env_versions.describe(with_python)
+
+
+def status_line(loaded: LoadedConfig, env_dir: Path, state_dir: Path) -> str:
+    """One line for `heliohub status`: which environment servers and workers run from, its
+    Python and Dask versions; or that `up` has not built (or checked) it yet. Reads what `up`
+    recorded, runs nothing."""
+    python = existing_python(loaded)
+    if python is not None:
+        checked = _read_json(state_dir / CHECKED_FILE)
+        if checked.get("python") != str(python):
+            return f"user environment: existing, {python}: not checked yet (`heliohub up` does)"
+        found = _dask_versions(checked.get("python_version"), checked.get("versions"))
+        return f"user environment: existing, {python}: {found}"
+    spec = _read_json(env_dir / SPEC_FILE)
+    if not spec.get("versions") or not (env_dir / "bin" / "python").exists():
+        return f"user environment: managed, {env_dir}: not built yet (`heliohub up` builds it)"
+    line = f"user environment: managed, {env_dir}: " + _dask_versions(
+        spec.get("python"), spec.get("versions")
+    )
+    built = spec.get("requirements")
+    own = built[len(SERVER_PACKAGES) + len(UNPINNED) :] if isinstance(built, list) else []
+    wanted = loaded.config.local.user_environment.packages or []
+    if own != list(wanted):
+        line += (
+            "; the config asks for other packages than it holds: `heliohub down` and "
+            "`heliohub up` update it"
+        )
+    return line
