@@ -241,8 +241,7 @@ def test_status_reports_the_managed_environment_and_a_config_that_moved_on(
     )
     moved = _loaded(tmp_path, {"packages": ["astropy", "sunpy"]})
     assert user_env.status_line(moved, env_dir, state_dir).endswith(
-        "; the config asks for other packages than it holds: `heliohub down` and "
-        "`heliohub up` update it"
+        "; the config asks for other packages than it holds: `heliohub up` updates it"
     )
 
 

@@ -553,8 +553,5 @@ def status_line(loaded: LoadedConfig, env_dir: Path, state_dir: Path) -> str:
     own = built[len(SERVER_PACKAGES) + len(UNPINNED) :] if isinstance(built, list) else []
     wanted = loaded.config.local.user_environment.packages or []
     if own != list(wanted):
-        line += (
-            "; the config asks for other packages than it holds: `heliohub down` and "
-            "`heliohub up` update it"
-        )
+        line += "; the config asks for other packages than it holds: `heliohub up` updates it"
     return line
