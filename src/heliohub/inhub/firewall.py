@@ -13,6 +13,9 @@ every cluster, so the rule is about who owns the listening socket instead:
   over loopback on connections nobody marked: refusing every packet of those (not just the
   answer to a new connection) cut the kernel off mid-cell. Nothing of the cluster exists before
   the rules, so every connection to it starts after them.
+- a connection whose SYN-ACK had no socket behind it (a SYN cookie, sent under a flood, which
+  the owner rule above cannot judge) is marked unowned, and a protected user's socket never
+  answers it: the client may send bytes, it reads nothing.
 
 One nftables table per deployment (`inet heliohub_<id>`) holds the rules. The gateway adds a
 user's rules before their cluster starts and removes them when their last cluster stops; the
@@ -35,6 +38,10 @@ NFT_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
 # marked the connection) and from small marks other tools use.
 MARK_BASE = 0x48000000
 MAX_UID = 0xFFFFFF
+# The mark of a connection whose SYN-ACK left with no socket behind it (a SYN cookie, under a
+# flood) while nobody had marked it: who answered it is unknown, so no protected user's socket
+# answers it afterwards. Outside the range of owner marks.
+UNOWNED = "0x47000000"
 
 
 def nft_binary(path: str = NFT_PATH) -> str | None:
@@ -113,6 +120,13 @@ class OwnerFirewall:
                 "{ type filter hook output priority 0; policy accept; }\n"
                 f"add rule inet {self.table} output ct state new meta skuid 0 "
                 f"ct mark set {mark(0)}\n"
+                # An unmarked connection's SYN-ACK: one with a socket (whose owner the rules
+                # below judge) goes back; one without (a SYN cookie) is marked UNOWNED.
+                f"add chain inet {self.table} unowned\n"
+                f"add rule inet {self.table} unowned meta skuid >= 0 return\n"
+                f"add rule inet {self.table} unowned ct mark set {UNOWNED}\n"
+                f"add rule inet {self.table} output ct direction reply ct mark 0 "
+                "tcp flags & (syn | ack) == syn | ack jump unowned\n"
             ),
         )
 
@@ -135,6 +149,9 @@ class OwnerFirewall:
                 # and must keep working (see the module's docstring).
                 f"{rule} ct direction reply meta skuid {uid} ct mark != {allowed} "
                 f"tcp flags & (syn | ack) == syn | ack reject with tcp reset {tag}\n"
+                # A connection that got in without its SYN-ACK passing the rule above.
+                f"{rule} ct direction reply meta skuid {uid} ct mark {UNOWNED} "
+                f"reject with tcp reset {tag}\n"
                 f"{rule} ct direction reply meta skuid {uid} ct mark != {allowed} "
                 f"meta l4proto != tcp drop {tag}\n"
             ),
