@@ -456,7 +456,11 @@ class LocalProvider(Provider):
             run.isolation, run.deployment_id, run.ports, proxy_cmd, Path(user_bin)
         )
         wanted |= self._secrets_env()
-        keys = {k for k in (*wanted, *running_env) if k.startswith("HELIOHUB_")}
+        # What heliohub sets, login secrets (OAUTH_*) included; not what it passes through from
+        # the shell `up` runs in (PATH, HOME, LANG...).
+        passed_through = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONUNBUFFERED"}
+        ours = {k for k in running_env if k.startswith(("HELIOHUB_", "OAUTH_"))}
+        keys = (set(wanted) | ours) - passed_through
         if all(wanted.get(k) == running_env.get(k) for k in keys):
             return None
         with self.reporter.stage("settings changed: restart the supervisor"):
