@@ -270,7 +270,14 @@ def main(argv: list[str] | None = None) -> int:
                 dep.down()
     keys = {f.key for f in figures}
     run.figures = [f for f in run.figures if f.key not in keys] + figures
-    run.notes = [n for n in run.notes if not n.startswith("recover:")]
+    # A partial run's note lists the groups it kept from an earlier run: recover is not one now.
+    run.notes = [
+        n.replace("recover, ", "").replace(", recover", "")
+        if n.startswith("this run measured")
+        else n
+        for n in run.notes
+        if not n.startswith("recover:")
+    ]
     run.notes.append(
         f"recover: measured {_now()} ({'--quick, ' if args.quick else ''}{repeat} round(s)), "
         f"load average {load_before} before and {machine.loadavg()} after, on a machine "
