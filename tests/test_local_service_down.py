@@ -1,4 +1,5 @@
-"""`heliohub down` on a deployment installed as systemd units (`heliohub service install`).
+"""`heliohub down` (and `up`) on a deployment installed as systemd units (`heliohub service
+install`).
 
 This machine runs no systemd, so these tests put a fake `systemctl` first on PATH: a script
 that records every command line it is given and answers as told. They check what `down`
@@ -112,3 +113,19 @@ def test_units_only_written_and_not_active_are_left_alone(
     result = hub.cli("down", env=fake.env)
     assert fake.calls() == [f"is-active {TARGET}"]
     assert "Traceback" not in result.stderr
+
+
+def test_up_refuses_while_systemd_runs_the_deployment(hub: LocalHub, tmp_path: Path) -> None:
+    """A second copy under supervisord would fight systemd's for the same ports."""
+    fake = FakeSystemctl(tmp_path / "bin")
+    _installed_and_started(hub)
+    result = hub.cli("up", "--detach", env=fake.env, check=False)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"runs as the systemd units of {TARGET}" in message
+    assert f"sudo systemctl restart {TARGET}" in message
+    assert fake.calls() == [f"is-active {TARGET}"]
+    # Nothing was started: no run recorded, and no deployment id to mark processes with.
+    assert not (hub.data_dir / "state" / "deployment.json").exists()
+    assert not (hub.data_dir / "state" / "deployment-id").exists()

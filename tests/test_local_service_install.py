@@ -43,6 +43,13 @@ def test_units_and_their_private_environment_file(tmp_path: Path, proxy_dir: Pat
     assert (hub.data_dir / "state" / "rendered" / "local" / "jupyterhub_config.py").is_file()
     # Nothing was started.
     assert hub.processes() == []
+    # Installing again (a changed config) keeps the ports: servers and clusters the units
+    # started were told these addresses.
+    ports = {k: v for k, v in env.items() if k.endswith("_PORT")}
+    assert len(ports) == 4
+    hub.cli("service", "install", "--unit-dir", str(units))
+    again = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    assert {k: v for k, v in again.items() if k.endswith("_PORT")} == ports
 
 
 def test_without_systemd_it_points_to_up_detach(tmp_path: Path) -> None:

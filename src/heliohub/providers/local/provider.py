@@ -362,6 +362,16 @@ class LocalProvider(Provider):
         exposure.check_exposure(self.config, iso, self.euid, options.insecure, SilentReporter())
         # The lock covers the start only: a foreground `up` must let `down` in once running.
         with self._operation_lock("up"):
+            units = systemd_units.recorded(self.layout.state_dir)
+            if units is not None and systemd_units.is_active(
+                units, self.environ.get("PATH", os.defpath)
+            ):
+                # A second copy beside systemd's would fight it for the same ports.
+                raise RefusedError(
+                    f"this deployment runs as the systemd units of {units.target}: apply a "
+                    "changed config with `sudo heliohub service install`, then `sudo systemctl "
+                    f"restart {units.target}`; `heliohub down` stops it"
+                )
             running = self._running()
             if running is not None:
                 changes = session_changes(running.settings, self.config, running.isolation)

@@ -43,6 +43,28 @@ def _env_line(name: str, value: str) -> str:
     return f'{name}="{escaped}"'
 
 
+def _installed_ports(env_file: Path) -> state.Ports | None:
+    """The ports an earlier install wrote into the environment file, if any."""
+    try:
+        text = env_file.read_text()
+    except OSError:
+        return None
+    values = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not name.startswith("#"):
+            values[name.strip()] = value.strip().strip('"')
+    try:
+        return state.Ports(
+            hub=int(values["HELIOHUB_HUB_PORT"]),
+            proxy_api=int(values["HELIOHUB_PROXY_API_PORT"]),
+            gateway=int(values["HELIOHUB_GATEWAY_PORT"]),
+            gateway_api=int(values["HELIOHUB_GATEWAY_API_PORT"]),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
 def systemd_available() -> bool:
     """systemd runs as PID 1 (what sd_booted() checks)."""
     return Path("/run/systemd/system").is_dir() and shutil.which("systemctl") is not None
@@ -77,7 +99,12 @@ def install(provider: LocalProvider, unit_dir: Path | None, start: bool) -> Inst
     proxy_cmd = ensure_proxy(lay.proxy_dir, provider.reporter, provider.environ)
     env_file = lay.secrets_dir / ENV_FILE
     previous = state.load(lay.state_file)
-    if previous is not None and previous.ports.gateway_api:
+    installed = _installed_ports(env_file)
+    if installed is not None:
+        # Servers and clusters the units started were told these addresses: a new install
+        # (a changed config) keeps them.
+        ports = installed
+    elif previous is not None and previous.ports.gateway_api:
         ports = previous.ports
     else:
         hub, proxy_api, gateway, gateway_api = free_ports(4)

@@ -91,3 +91,18 @@ def stop(units: UnitsRecord, path: str) -> str | None:
         f"stopped {units.target}; it starts again at boot unless you run "
         f"`sudo systemctl disable {units.target}`"
     )
+
+
+def is_active(units: UnitsRecord, path: str) -> bool:
+    """Whether systemd runs the target now (False when systemctl cannot be asked)."""
+    systemctl = shutil.which("systemctl", path=path)
+    if systemctl is None:
+        return False
+    done = subprocess.run(
+        [systemctl, "is-active", units.target],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode == 0
