@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,10 @@ import yaml
 from traitlets.config.loader import PyFileConfigLoader
 
 from heliohub.config import HubConfig, parse
+from heliohub.hubspec import hub_spec
+from heliohub.inhub import dask_lab
 from heliohub.render import render
-from heliohub.render.local import public_url, render_local
+from heliohub.render.local import lab_modules, public_url, render_local
 from heliohub.render.local_supervision import programs
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "local"
@@ -131,6 +135,44 @@ def _runtime_env(monkeypatch: pytest.MonkeyPatch, isolation: str, data_dir: Path
         monkeypatch.setenv(name, value)
 
 
+def test_lab_modules_hold_the_sidebar_cluster_class_for_any_python(tmp_path: Path) -> None:
+    """The file the servers' PYTHONPATH holds is heliohub.inhub.dask_lab's text under the module
+    name the servers' environment gives the Dask extension, and it imports from that directory
+    alone, in an interpreter where heliohub cannot be imported."""
+    env = hub_spec(_config(SNAPSHOTS / "issue-example.yaml")).user_environment.env
+    module = env["DASK_LABEXTENSION__FACTORY__MODULE"]
+    files = lab_modules()
+    assert files == {f"{module}.py": Path(dask_lab.__file__).read_bytes()}
+    lab = tmp_path / "lab-modules"
+    lab.mkdir()
+    for name, content in files.items():
+        (lab / name).write_bytes(content)
+    probe = (
+        "import importlib, os, sys\n"
+        # Stands in for a user environment without heliohub.
+        "class NoHeliohub:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'heliohub':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, NoHeliohub())\n"
+        "import dask_gateway\n"
+        "m = importlib.import_module(os.environ['DASK_LABEXTENSION__FACTORY__MODULE'])\n"
+        "cls = getattr(m, os.environ['DASK_LABEXTENSION__FACTORY__CLASS'])\n"
+        "assert issubclass(cls, dask_gateway.GatewayCluster)\n"
+        "assert not any(n.split('.')[0] == 'heliohub' for n in sys.modules)\n"
+        "print(m.__file__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, **env, "PYTHONPATH": str(lab)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(lab / f"{module}.py")
+
+
 def _load(config: HubConfig, tmp_path: Path, name: str) -> Any:
     out = tmp_path / "rendered"
     for rel, content in render_local(config).items():
@@ -162,8 +204,11 @@ def test_hub_config_isolation_none(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # Absolute: the Dask JupyterLab extension reads a relative link as relative to the server.
     assert env["DASK_GATEWAY__PUBLIC_ADDRESS"] == "http://127.0.0.1:8000/services/dask-gateway/"
     # "+NEW" in the Dask sidebar makes clusters that link their dashboard through the server.
-    assert env["DASK_LABEXTENSION__FACTORY__MODULE"] == "heliohub.inhub.dask_lab"
+    assert env["DASK_LABEXTENSION__FACTORY__MODULE"] == "heliohub_dask_lab"
     assert env["DASK_LABEXTENSION__FACTORY__CLASS"] == "LabGatewayCluster"
+    # Its module is found on PYTHONPATH, which holds that directory only: never the hub's own
+    # PYTHONPATH (heliohub's environment), even when the hub has one.
+    assert env["PYTHONPATH"] == str(tmp_path / "data" / "lab-modules")
     assert env["DASK_GATEWAY__AUTH__TYPE"] == "jupyterhub"
     assert env["HELIOHUB_DEPLOYMENT_ID"] == "dep123"
     assert env["PATH"] == "/user-env/bin:/venv/bin:/usr/bin:/bin"

@@ -3,6 +3,7 @@ secret files, ports, state, logs, and the proxy installer's refusal without npm.
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
 from pathlib import Path
@@ -19,6 +20,7 @@ from heliohub.providers.local.exposure import check_exposure
 from heliohub.providers.local.logs import read_logs
 from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
+from heliohub.render.local import lab_modules
 
 TLS = {"mode": "files", "cert_file": "hub.crt", "key_file": "hub.key"}
 NATIVE = {"type": "native", "admin_users": ["admin"]}
@@ -252,3 +254,25 @@ def test_auto_isolation_falls_back_only_when_system_users_cannot_work(tmp_path: 
     # With shared-password auto is none as root too: nothing to fall back from.
     shared = parse({"local": {"isolation": "auto"}})
     assert isolation.fallback_reason(shared, 0, closed / "data", bin_dir) is None
+
+
+def test_lab_modules_are_readable_by_every_user_and_writable_by_none(tmp_path: Path) -> None:
+    """Servers run as hub users (OS users with system-users) and import from this directory:
+    world-readable, writable only by who runs heliohub, even under a strict umask; a stale
+    file is replaced."""
+    loaded = LoadedConfig(parse({"local": {"isolation": "none"}}), None, tmp_path)
+    provider = LocalProvider(loaded, SilentReporter())
+    provider.layout.data_dir.mkdir(parents=True)
+    lab = provider.layout.lab_modules_dir
+    lab.mkdir(mode=0o700)
+    (module,) = lab_modules()
+    (lab / module).write_text("stale")
+    previous = os.umask(0o077)
+    try:
+        provider._write_lab_modules()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(lab.stat().st_mode) == 0o755
+    assert stat.S_IMODE((lab / module).stat().st_mode) == 0o644
+    assert (lab / module).read_bytes() == lab_modules()[module]
+    assert sorted(p.name for p in lab.iterdir()) == [module]

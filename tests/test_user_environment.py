@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
@@ -217,6 +218,45 @@ def test_astropy_in_the_kernel_and_on_the_worker(hub: LocalHub, carol: dict[str,
     assert installed["requirements"][-1] == "astropy"
     assert Path(kernel["prefix"]) == Path(worker["prefix"]) == env_dir
     assert kernel["uid"] == worker["uid"] == _carol_uid(hub)
+
+
+# What the Dask JupyterLab extension's "+NEW" does (dask_labextension.manager): import the
+# factory the server's environment names and make a cluster of its class.
+LAB_FACTORY = """
+import importlib, importlib.util, json, os
+import dask, dask_labextension
+from dask_gateway import GatewayCluster
+
+factory = dask.config.get("labextension.factory")
+module = importlib.import_module(dask.config.get("labextension.factory.module"))
+Cluster = getattr(module, dask.config.get("labextension.factory.class"))
+cluster = Cluster()
+try:
+    link = cluster.dashboard_link
+finally:
+    cluster.shutdown()
+print("RESULT " + json.dumps({
+    "factory": factory, "file": module.__file__, "class": Cluster.__name__,
+    "gateway_cluster": issubclass(Cluster, GatewayCluster), "link": link,
+    "heliohub": importlib.util.find_spec("heliohub") is not None,
+    "prefix": os.environ["JUPYTERHUB_SERVICE_PREFIX"],
+}))
+"""
+
+
+def test_the_dask_sidebar_factory_imports_in_the_user_environment(
+    hub: LocalHub, carol: dict[str, Any]
+) -> None:
+    """The user environment has no heliohub, yet the factory "+NEW" uses imports in carol's
+    kernel (as her OS user with system-users) from the directory heliohub puts on the servers'
+    PYTHONPATH, and its cluster links its dashboard through her own server."""
+    out = _run(hub, carol, LAB_FACTORY)
+    assert out["heliohub"] is False  # the premise: nothing of heliohub's own is importable
+    assert out["factory"]["module"] == "heliohub_dask_lab"
+    assert out["factory"]["class"] == out["class"] == "LabGatewayCluster"
+    assert out["gateway_cluster"] is True
+    assert Path(out["file"]) == hub.data_dir / "lab-modules" / "heliohub_dask_lab.py"
+    assert re.fullmatch(re.escape(out["prefix"].rstrip("/")) + r"/proxy/\d+/status", out["link"])
 
 
 def _wheel(target: Path, name: str, version: str) -> Path:

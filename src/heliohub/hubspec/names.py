@@ -12,8 +12,10 @@ GATEWAY_PREFIX = f"/services/{GATEWAY_SERVICE}"
 GATEWAY_SCOPE = f"access:services!service={GATEWAY_SERVICE}"
 
 CULLER_SERVICE = "idle-culler"
-# The Dask sidebar's cluster class on the local hub (runs in users' servers).
-LAB_CLUSTER_FACTORY = ("heliohub.inhub.dask_lab", "LabGatewayCluster")
+# The Dask sidebar's cluster class on the local hub (runs in users' servers). A top-level
+# module: the user environment has no heliohub, so the local provider puts a copy of
+# heliohub.inhub.dask_lab on the servers' PYTHONPATH under this name.
+LAB_CLUSTER_FACTORY = ("heliohub_dask_lab", "LabGatewayCluster")
 CHECK_SERVICE = "heliohub-check"
 USERS_SERVICE = "heliohub-users"
 

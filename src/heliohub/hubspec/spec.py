@@ -131,7 +131,8 @@ def _user_environment(config: HubConfig, public_url: str) -> UserEnvironment:
     env["DASK_GATEWAY__AUTH__TYPE"] = "jupyterhub"
     if config.provider == "local":
         # "+NEW" in the Dask sidebar: a cluster whose plots come through the user's own
-        # server (local only: the charts' server images have no heliohub).
+        # server (local only: there the module is a file heliohub puts on the servers'
+        # PYTHONPATH; the charts' server images have no such file).
         module, cls = names.LAB_CLUSTER_FACTORY
         env["DASK_LABEXTENSION__FACTORY__MODULE"] = module
         env["DASK_LABEXTENSION__FACTORY__CLASS"] = cls

@@ -11,7 +11,10 @@ cluster's owner, which the loopback firewall of `system-users` lets through, and
 the owner can use that server. Elsewhere (no server prefix, or no dashboard yet) the
 gateway's link is kept.
 
-Only dask_gateway is imported, so the module can run wherever a notebook server does.
+Only dask_gateway is imported, so the module can run wherever a notebook server does: the
+local provider copies this file, as the top-level module `heliohub_dask_lab`
+(hubspec.names.LAB_CLUSTER_FACTORY), into a directory on the servers' PYTHONPATH, since the
+user environment has no heliohub.
 """
 
 from __future__ import annotations

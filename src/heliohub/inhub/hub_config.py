@@ -34,6 +34,7 @@ def _paths(env: Mapping[str, str]) -> dict[str, str]:
         "secrets": os.path.join(data_dir, "secrets"),
         "homes": os.path.join(data_dir, "homes"),
         "shared": os.path.join(data_dir, "shared"),
+        "lab_modules": os.path.join(data_dir, "lab-modules"),
     }
 
 
@@ -136,6 +137,10 @@ def spawner(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
         rt.DEPLOYMENT_ID: env[rt.DEPLOYMENT_ID],
         # `pip`, `python` and `dask` in a terminal are the user environment's, as in the kernel.
         "PATH": user_bin_dir + os.pathsep + env.get("PATH", os.defpath),
+        # The Dask sidebar's cluster class, which the user environment lacks, and nothing
+        # else: never the hub's PYTHONPATH (heliohub's environment), which JupyterHub would
+        # otherwise pass on.
+        "PYTHONPATH": paths["lab_modules"],
     }
 
 

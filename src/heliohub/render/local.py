@@ -25,6 +25,7 @@ from heliohub.hubspec import (
     GATEWAY_PREFIX,
     GATEWAY_SCOPE,
     GATEWAY_SERVICE,
+    LAB_CLUSTER_FACTORY,
     USERS_SERVICE,
     HubSpec,
     hub_spec,
@@ -45,6 +46,7 @@ __all__ = [
     "RUNTIME_ENV",
     "SECRET_ENV",
     "USERS_SERVICE",
+    "lab_modules",
     "public_url",
     "render_local",
 ]
@@ -161,6 +163,16 @@ def _gateway_settings(config: HubConfig, spec: HubSpec) -> dict[str, Any]:
             "worker_memory_gib": {"min": memory.min, "max": memory.max, "default": memory.default},
         },
     }
+
+
+def lab_modules() -> dict[str, bytes]:
+    """The modules users' servers import from heliohub, by file name: the Dask sidebar's
+    cluster class as a top-level module. The user environment (managed, or an existing one the
+    operator owns) has no heliohub, and installing heliohub there would bring the hub's
+    dependencies along; one small file on the servers' PYTHONPATH brings nothing else. The
+    same text as heliohub.inhub.dask_lab, which imports only dask_gateway."""
+    module, _cls = LAB_CLUSTER_FACTORY
+    return {f"{module}.py": _static("dask_lab.py")}
 
 
 def render_local(config: HubConfig) -> dict[str, bytes]:

@@ -43,6 +43,12 @@ class Layout:
         return self.data_dir / "user-env"
 
     @property
+    def lab_modules_dir(self) -> Path:
+        """Modules users' servers import from heliohub (render.local.lab_modules), on their
+        PYTHONPATH; named in the local hub's config (heliohub.inhub.hub_config)."""
+        return self.data_dir / "lab-modules"
+
+    @property
     def clusters_dir(self) -> Path:
         """Working directories of running Dask clusters."""
         return self.data_dir / "dask-clusters"

@@ -59,7 +59,7 @@ from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
 from heliohub.providers.local.session_settings import session_changes, session_settings
 from heliohub.render.files import write_tree
-from heliohub.render.local import GATEWAY_PREFIX, public_url, render_local
+from heliohub.render.local import GATEWAY_PREFIX, lab_modules, public_url, render_local
 from heliohub.render.local_supervision import programs
 
 # What heliohub runs from its own environment; servers and workers run from the user's.
@@ -205,6 +205,29 @@ class LocalProvider(Provider):
         except OSError as exc:
             raise UserError(f"{path}: cannot create or use it ({exc.strerror})") from None
 
+    def _write_lab_modules(self) -> None:
+        """The modules servers import from heliohub, in a directory of heliohub's own that
+        every hub user can read (servers run as them) and none can write: it is on their
+        servers' PYTHONPATH. Each file replaced whole, so a starting server never reads half."""
+        lab = self.layout.lab_modules_dir
+        try:
+            lab.mkdir(exist_ok=True)
+            os.chmod(lab, 0o755)
+            for name, content in lab_modules().items():
+                path = lab / name
+                if path.is_file() and path.read_bytes() == content:
+                    os.chmod(path, 0o644)
+                    continue
+                tmp = lab / f".{name}.tmp"
+                tmp.unlink(missing_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(content)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, path)
+        except OSError as exc:
+            raise UserError(f"{lab}: cannot write it ({exc.strerror})") from None
+
     def _prepare_dirs(self, iso: str) -> None:
         lay = self.layout
         shared_users = iso == "system-users"
@@ -220,6 +243,7 @@ class LocalProvider(Provider):
         for d in (lay.homes_dir, lay.clusters_dir):
             self._ensure_dir(d, 0o711 if shared_users else 0o755, created)
         state.save_created_dirs(lay.state_dir, created)
+        self._write_lab_modules()
         shared = self.config.storage.shared
         if not shared.enabled:
             return
@@ -431,6 +455,8 @@ class LocalProvider(Provider):
             )
             return self.status()
         changes = write_tree(render_local(self.config), self.layout.rendered_dir)
+        # A newer heliohub may bring another text: servers started from now on get it.
+        self._write_lab_modules()
         conf = self.layout.rendered_dir / "local" / "supervisord.conf"
         env = {
             "PATH": self.environ.get("PATH", os.defpath),
