@@ -230,6 +230,17 @@ from dask_gateway import GatewayCluster
 factory = dask.config.get("labextension.factory")
 module = importlib.import_module(dask.config.get("labextension.factory.module"))
 Cluster = getattr(module, dask.config.get("labextension.factory.class"))
+# A hostile user would plant code here for everybody's servers.
+planted = os.path.join(os.path.dirname(module.__file__), "planted.py")
+writable = []
+for target in (module.__file__, planted):
+    try:
+        with open(target, "a"):
+            writable.append(target)
+    except PermissionError:
+        pass
+if planted in writable:
+    os.remove(planted)
 cluster = Cluster()
 try:
     link = cluster.dashboard_link
@@ -239,7 +250,7 @@ print("RESULT " + json.dumps({
     "factory": factory, "file": module.__file__, "class": Cluster.__name__,
     "gateway_cluster": issubclass(Cluster, GatewayCluster), "link": link,
     "heliohub": importlib.util.find_spec("heliohub") is not None,
-    "prefix": os.environ["JUPYTERHUB_SERVICE_PREFIX"],
+    "prefix": os.environ["JUPYTERHUB_SERVICE_PREFIX"], "writable": writable,
 }))
 """
 
@@ -249,7 +260,8 @@ def test_the_dask_sidebar_factory_imports_in_the_user_environment(
 ) -> None:
     """The user environment has no heliohub, yet the factory "+NEW" uses imports in carol's
     kernel (as her OS user with system-users) from the directory heliohub puts on the servers'
-    PYTHONPATH, and its cluster links its dashboard through her own server."""
+    PYTHONPATH, and its cluster links its dashboard through her own server. As root, carol
+    (an OS user) can neither change that module nor add one beside it."""
     out = _run(hub, carol, LAB_FACTORY)
     assert out["heliohub"] is False  # the premise: nothing of heliohub's own is importable
     assert out["factory"]["module"] == "heliohub_dask_lab"
@@ -257,6 +269,8 @@ def test_the_dask_sidebar_factory_imports_in_the_user_environment(
     assert out["gateway_cluster"] is True
     assert Path(out["file"]) == hub.data_dir / "lab-modules" / "heliohub_dask_lab.py"
     assert re.fullmatch(re.escape(out["prefix"].rstrip("/")) + r"/proxy/\d+/status", out["link"])
+    if ROOT:
+        assert out["writable"] == []
 
 
 def _wheel(target: Path, name: str, version: str) -> Path:
