@@ -192,3 +192,22 @@ def test_services_scopes_and_culling_agree(settings_: dict[str, Any]) -> None:
         assert culler["timeout"] == cull["timeout"]
         assert culler["cull-every"] == cull["every"]
         assert culler.get("max-age", 0) == cull["maxAge"]
+
+
+def test_a_cluster_without_a_domain_is_reached_at_its_load_balancer() -> None:
+    """The spec's URL is the one every provider reports; the load balancer's host name enters
+    it only where there is no domain."""
+    bare = parse({"provider": "kubernetes"})
+    assert hub_spec(bare).public_url == "http://<proxy-public load balancer>"
+    lb = "a1b2.elb.us-east-1.amazonaws.com"
+    assert hub_spec(bare, load_balancer=lb).public_url == f"http://{lb}"
+    assert hub_spec(bare, load_balancer="2001:db8::1").public_url == "http://[2001:db8::1]"
+    named = parse(
+        {
+            "provider": "kubernetes",
+            "domain": "hub.example.org",
+            "https": {"mode": "letsencrypt", "contact_email": "ops@example.org"},
+            "auth": {"type": "native"},
+        }
+    )
+    assert hub_spec(named, load_balancer=lb).public_url == "https://hub.example.org"

@@ -23,7 +23,7 @@ from heliohub.config import HubConfig, parse
 from heliohub.hubspec import hub_spec
 from heliohub.inhub import dask_lab
 from heliohub.render import render
-from heliohub.render.local import lab_modules, public_url, render_local
+from heliohub.render.local import lab_modules, render_local
 from heliohub.render.local_supervision import programs
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "local"
@@ -98,6 +98,9 @@ def test_no_secret_values(tmp_path: Path) -> None:
 
 
 def test_public_url() -> None:
+    def public_url(config: HubConfig) -> str:
+        return hub_spec(config).public_url
+
     assert public_url(parse({})) == "http://127.0.0.1:8000"
     team = _config(SNAPSHOTS / "team-server.yaml")
     assert public_url(team) == "https://hub.example.org"

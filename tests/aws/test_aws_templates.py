@@ -18,12 +18,12 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from heliohub.config import HubConfig
 from heliohub.config.load import load
+from heliohub.hubspec import hub_spec
 from heliohub.hubspec.login import auth_settings
 from heliohub.platform import EksPlatform
 from heliohub.providers.aws.dataloss import DATA_ACCESS_TYPES, DATA_TYPES, classify
 from heliohub.render.cloudformation import render_aws
 from heliohub.render.cloudformation.autoscaler import TEMPLATE_PREFIX
-from heliohub.render.helm import public_url
 from heliohub.render.helm.pools import core_pool
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -176,10 +176,11 @@ def assert_cognito(templates: dict[str, dict[str, Any]], config: HubConfig) -> N
     assert props["CallbackURLs"] == [f"https://{config.domain}/hub/oauth_callback"]
     # The hub's logout sends the browser to Cognito with a logout_uri that Cognito compares
     # with these character for character; a near miss lands on Cognito's error page.
-    hub = auth_settings(config, public_url(config), platform=outputs(region=config.aws.region))
+    public_url = hub_spec(config).public_url
+    hub = auth_settings(config, public_url, platform=outputs(region=config.aws.region))
     logout = hub.traitlets["GenericOAuthenticator"]["logout_redirect_url"]
     query = parse_qs(urlsplit(logout).query)
-    assert query["logout_uri"] == props["LogoutURLs"] == [f"{public_url(config)}/"]
+    assert query["logout_uri"] == props["LogoutURLs"] == [f"{public_url}/"]
     assert props["GenerateSecret"] is True and props["AllowedOAuthFlows"] == ["code"]
     (pool,) = pools
     assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True

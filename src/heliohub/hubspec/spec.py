@@ -146,16 +146,21 @@ def _user_environment(config: HubConfig, public_url: str) -> UserEnvironment:
     )
 
 
-def hub_spec(config: HubConfig, platform: Platform | None = None) -> HubSpec:
+def hub_spec(
+    config: HubConfig, platform: Platform | None = None, *, load_balancer: str | None = None
+) -> HubSpec:
     """The hub spec of a valid config; platform: where it runs (on EKS, the AWS stacks'
-    Cognito app client the login uses)."""
+    Cognito app client the login uses); load_balancer: on a cluster without a domain, the
+    host name of the hub's load balancer once it has one (else the URL names what it waits for)."""
     # Imported here: the gateway imports this module, and needs neither the login nor the
     # config models it reads.
     from heliohub.hubspec.login import auth_settings
     from heliohub.hubspec.urls import cluster_public_url, local_public_url
 
     public_url = (
-        local_public_url(config) if config.provider == "local" else cluster_public_url(config)
+        local_public_url(config)
+        if config.provider == "local"
+        else cluster_public_url(config, load_balancer)
     )
     dask = config.dask
     culling = config.culling

@@ -30,7 +30,6 @@ from heliohub.hubspec import (
     HubSpec,
     hub_spec,
 )
-from heliohub.hubspec import local_public_url as public_url
 from heliohub.inhub import runtime_env as rt
 from heliohub.inhub.runtime_env import GATEWAY_ENV, HTTPS_ENV, RUNTIME_ENV, SECRET_ENV
 from heliohub.render.local_supervision import supervisord_conf
@@ -47,7 +46,6 @@ __all__ = [
     "SECRET_ENV",
     "USERS_SERVICE",
     "lab_modules",
-    "public_url",
     "render_local",
 ]
 

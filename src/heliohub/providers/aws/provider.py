@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.eks_releases import support_line
 from heliohub.errors import UserError
+from heliohub.hubspec import hub_spec
 from heliohub.hubspec.login import COGNITO_CLIENT_SECRET_FILE
 from heliohub.providers.aws import changeset, costs, teardown
 from heliohub.providers.aws.clients import AWSClients
@@ -483,7 +484,7 @@ class AWSProvider(Provider):
             name=self.config.name,
             provider="aws",
             state=overall,  # type: ignore[arg-type]
-            url=f"https://{self.config.domain}" if self.config.domain else None,
+            url=hub_spec(self.config).public_url if self.config.domain else None,
             components=components,
             notes=[
                 f"outputs: {self.state_dir / 'aws.json'}",

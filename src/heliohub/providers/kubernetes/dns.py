@@ -23,6 +23,7 @@ from typing import Any
 
 from heliohub.config import HubConfig
 from heliohub.errors import UserError
+from heliohub.hubspec import hub_spec
 from heliohub.providers.base import Reporter
 from heliohub.providers.kubernetes.kube import Kube
 from heliohub.render.helm.wiring import (
@@ -331,10 +332,10 @@ class DnsHttps:
         domain = self.config.domain
         with self.reporter.stage("load balancer"):
             lb = self.wait_load_balancer()
-        scheme = "https" if mode in ("letsencrypt", "acm") else "http"
-        outcome = HttpsOutcome(lb_hostname=lb, url=f"{scheme}://{domain or lb}")
+        outcome = HttpsOutcome(
+            lb_hostname=lb, url=hub_spec(self.config, load_balancer=lb).public_url
+        )
         if not domain:
-            outcome.url = f"http://{lb}"
             return outcome
         with self.reporter.stage(f"DNS {domain}"):
             self.point_dns(domain, lb, outcome)

@@ -18,6 +18,7 @@ import yaml
 
 from heliohub.config import HubConfig, LoadedConfig
 from heliohub.errors import RefusedError, UserError
+from heliohub.hubspec import hub_spec
 from heliohub.platform import EksPlatform, ExistingCluster, Platform
 from heliohub.providers.base import CheckReport, CheckRunner, Component, Reporter
 from heliohub.providers.kubernetes import applied
@@ -503,9 +504,12 @@ class KubernetesLayer:
             )
         return token
 
-    def hub_url(self) -> str:
-        from heliohub.render.helm import public_url
+    def public_url(self, load_balancer: str | None) -> str:
+        """How users reach the hub: its spec's URL, with the load balancer's host name where
+        there is no domain."""
+        return hub_spec(self.config, self.platform, load_balancer=load_balancer).public_url
 
+    def hub_url(self) -> str:
         lb = (
             None
             if self.config.domain
@@ -513,7 +517,7 @@ class KubernetesLayer:
         )
         if not self.config.domain and not lb:
             raise UserError("the hub has no address yet: proxy-public has no load balancer")
-        return public_url(self.config, lb)
+        return self.public_url(lb)
 
 
 def _chart_version(folder: Path) -> str | None:

@@ -95,9 +95,7 @@ class KubernetesProvider(Provider):
             state = "running"
         url = None
         if ins.exposed and (self.config.domain or ins.lb_hostname):
-            from heliohub.render.helm import public_url
-
-            url = public_url(self.config, ins.lb_hostname)
+            url = self.layer.public_url(ins.lb_hostname)
         return Status(
             name=self.config.name,
             provider=self.config.provider,

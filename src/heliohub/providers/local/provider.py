@@ -59,7 +59,7 @@ from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
 from heliohub.providers.local.session_settings import session_changes, session_settings
 from heliohub.render.files import write_tree
-from heliohub.render.local import GATEWAY_PREFIX, lab_modules, public_url, render_local
+from heliohub.render.local import GATEWAY_PREFIX, lab_modules, render_local
 from heliohub.render.local_supervision import programs
 
 # What heliohub runs from its own environment; servers and workers run from the user's.
@@ -663,7 +663,7 @@ class LocalProvider(Provider):
                 deployment_id=dep_id,
                 hub_pid=pid,
                 ports=ports,
-                url=public_url(self.config),
+                url=hub_spec(self.config).public_url,
                 isolation=iso,
                 started_at=time.time(),
                 settings=session_settings(self.config),

@@ -10,6 +10,7 @@ from typing import Literal
 from heliohub.config import HubConfig
 from heliohub.config.auth import CognitoAuth
 from heliohub.errors import UserError
+from heliohub.hubspec import hub_spec
 
 # Shared with the Kubernetes layer (render/eks.py); re-exported for the templates.
 from heliohub.render.eks import DEPLOYMENT_TAG as DEPLOYMENT_TAG
@@ -58,17 +59,19 @@ def cognito_domain_prefix(config: HubConfig) -> str:
 
 def callback_url(config: HubConfig) -> str:
     """The OAuth callback, registered in the app client exactly as the hub sends it."""
-    return f"https://{_domain(config)}/hub/oauth_callback"
+    from heliohub.hubspec.login import callback_url as hub_callback_url
+
+    _domain(config)
+    return hub_callback_url(hub_spec(config).public_url)
 
 
 def sign_out_urls(config: HubConfig) -> list[str]:
     """Where Cognito may send the browser after logout (`logout_uri` must be one of these)."""
     from heliohub.hubspec.login import cognito_sign_out_url
-    from heliohub.render.helm import public_url
 
     _domain(config)
     # The very string the hub sends as logout_uri (Cognito matches it exactly).
-    return [cognito_sign_out_url(public_url(config))]
+    return [cognito_sign_out_url(hub_spec(config).public_url)]
 
 
 def _domain(config: HubConfig) -> str:
