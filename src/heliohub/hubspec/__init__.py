@@ -30,7 +30,6 @@ from heliohub.hubspec.spec import (
     UserEnvironment,
     hub_spec,
 )
-from heliohub.hubspec.urls import cluster_public_url, local_public_url
 
 __all__ = [
     "CHECK_SCOPES",
@@ -51,7 +50,5 @@ __all__ = [
     "HubSpec",
     "Service",
     "UserEnvironment",
-    "cluster_public_url",
     "hub_spec",
-    "local_public_url",
 ]
