@@ -72,7 +72,17 @@ RULES = {
     "heliohub.inhub.launch": ("heliohub.config", "heliohub.render", "heliohub.providers"),
     "heliohub.providers.local.provider": ("heliohub.cli", "heliohub.check"),
     "heliohub.providers.aws.provider": ("heliohub.cli", "heliohub.check"),
-    "heliohub.providers.kubernetes.provider": ("heliohub.cli", "heliohub.check"),
+    # The Kubernetes layer takes a typed platform, never what the AWS provider records.
+    "heliohub.providers.kubernetes.provider": (
+        "heliohub.cli",
+        "heliohub.check",
+        "heliohub.providers.aws",
+    ),
+    "heliohub.providers.kubernetes.layer": (
+        "heliohub.cli",
+        "heliohub.check",
+        "heliohub.providers.aws",
+    ),
 }
 
 

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from heliohub.config import HubConfig
 from heliohub.eks_releases import support_line
+from heliohub.providers.aws.recorded import UpgradeProgress
 from heliohub.providers.aws.stack_outputs import ClusterOutputs
 from heliohub.providers.aws.state import read_outputs
 from heliohub.providers.aws.upgrade import (
@@ -28,7 +29,6 @@ from heliohub.render.cloudformation.versions import (
     ClusterVersions,
     fallback_addon_versions,
 )
-from heliohub.render.outputs import UpgradeProgress
 
 CFG = HubConfig.model_validate(
     {"name": "run", "provider": "aws", "aws": {"kubernetes_version": "1.34"}}

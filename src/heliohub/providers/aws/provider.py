@@ -32,6 +32,7 @@ from heliohub.providers.aws.preflight import (
     run_checks,
     zone_name,
 )
+from heliohub.providers.aws.recorded import AWSOutputs
 from heliohub.providers.aws.stack_outputs import (
     CLUSTER,
     DATA,
@@ -80,7 +81,6 @@ from heliohub.providers.base import (
 )
 from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG, creates_user_pool
 from heliohub.render.cloudformation.versions import ClusterVersions, config_versions
-from heliohub.render.outputs import AWSOutputs
 
 
 class HubLayer(Protocol):

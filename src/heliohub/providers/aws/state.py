@@ -7,8 +7,8 @@ from pathlib import Path
 
 from heliohub.platform import EksPlatform
 from heliohub.providers.aws.clients import AWSClients
+from heliohub.providers.aws.recorded import AWSOutputs
 from heliohub.providers.aws.stack_outputs import DeployedStacks
-from heliohub.render.outputs import AWSOutputs
 
 STATE_FILE = "aws.json"
 

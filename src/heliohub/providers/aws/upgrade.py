@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from heliohub.providers.aws.recorded import AWSOutputs, UpgradeProgress
 from heliohub.providers.aws.stack_outputs import ClusterOutputs
 from heliohub.providers.aws.state import read_outputs, write_outputs
 from heliohub.providers.aws.upgrade_plan import UpgradePlan, UpgradeStep
@@ -24,7 +25,6 @@ from heliohub.render.cloudformation.versions import (
     ClusterVersions,
     fallback_addon_versions,
 )
-from heliohub.render.outputs import AWSOutputs, UpgradeProgress
 
 StepAction = Callable[[UpgradeStep], None]
 

@@ -1,5 +1,6 @@
 """What `up` records of the AWS stacks (state/aws.json), from their typed outputs
-(providers/aws/stack_outputs.py). The Kubernetes layer gets an EksPlatform built from it."""
+(stack_outputs.py). Only this provider reads it: the Kubernetes layer gets an EksPlatform
+built from it (state.py:eks_platform)."""
 
 from __future__ import annotations
 
