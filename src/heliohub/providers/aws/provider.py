@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -18,6 +18,7 @@ from heliohub.eks_releases import support_line
 from heliohub.errors import UserError
 from heliohub.hubspec import hub_spec
 from heliohub.hubspec.login import COGNITO_CLIENT_SECRET_FILE
+from heliohub.platform import EksPlatform
 from heliohub.providers.aws import changeset, costs, teardown
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.engine import DeployEngine
@@ -82,6 +83,9 @@ from heliohub.providers.base import (
 from heliohub.render.cloudformation.naming import DEPLOYMENT_TAG, creates_user_pool
 from heliohub.render.cloudformation.versions import ClusterVersions, config_versions
 
+if TYPE_CHECKING:
+    from boto3.session import Session
+
 
 class HubLayer(Protocol):
     """What the AWS provider needs of the Kubernetes layer on its EKS cluster."""
@@ -101,16 +105,42 @@ class HubLayer(Protocol):
     def upgrade_release(self, name: str) -> None: ...
 
 
-LayerFactory = Callable[..., HubLayer]
+class LayerFactory(Protocol):
+    """How the provider makes the Kubernetes layer on the EKS cluster its stacks made."""
+
+    def __call__(
+        self,
+        *,
+        config: LoadedConfig,
+        reporter: Reporter,
+        platform: EksPlatform,
+        state_dir: Path,
+        aws_session: Session,
+    ) -> HubLayer: ...
+
+
 StageFactory = Callable[[HubConfig, ClusterVersions], list[StackStage]]
 AUTOSCALER_RELEASE = "cluster-autoscaler"
 
 
-def default_kubernetes_layer(**kwargs: Any) -> HubLayer:
+def default_kubernetes_layer(
+    *,
+    config: LoadedConfig,
+    reporter: Reporter,
+    platform: EksPlatform,
+    state_dir: Path,
+    aws_session: Session,
+) -> HubLayer:
     """The charts, DNS and HTTPS on the cluster (imported late: another package owns it)."""
     from heliohub.providers.kubernetes.layer import KubernetesLayer
 
-    return KubernetesLayer(**kwargs)
+    return KubernetesLayer(
+        config=config,
+        reporter=reporter,
+        platform=platform,
+        state_dir=state_dir,
+        aws_session=aws_session,
+    )
 
 
 @contextmanager
