@@ -4,6 +4,7 @@ the managed one is built from, when it is rebuilt, which interpreter it is made 
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -260,3 +261,56 @@ def test_status_reports_an_existing_environment_once_up_checked_it(tmp_path: Pat
     # Another environment named in the config: what `up` checked was not this one.
     other = _loaded(tmp_path, {"python": str(tmp_path / "other" / "bin" / "python")})
     assert "not checked yet" in user_env.status_line(other, tmp_path / "user-env", state_dir)
+
+
+def _venv(where: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    return where / "bin" / "python"
+
+
+def test_the_probe_is_kept_until_a_package_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = _venv(tmp_path / "env")
+    cache = tmp_path / "state" / user_env.PROBE_CACHE_FILE
+    first = user_env.probe(python, ("heliohub-probe-pkg",), cache=cache)
+    assert first["versions"] == {"heliohub-probe-pkg": None}
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+
+    runs: list[Path] = []
+    real = user_env._run_probe
+
+    def counted(py: Path, names: tuple[str, ...]) -> dict[str, object]:
+        runs.append(py)
+        return real(py, names)
+
+    monkeypatch.setattr(user_env, "_run_probe", counted)
+    assert user_env.probe(python, ("heliohub-probe-pkg",), cache=cache) == first
+    assert runs == []  # unchanged environment: answered from the cache
+
+    # A package installed into the environment (as pip would leave it) is seen at once.
+    [site] = (tmp_path / "env" / "lib").glob("python*/site-packages")
+    info = site / "heliohub_probe_pkg-1.2.dist-info"
+    info.mkdir()
+    metadata = "Metadata-Version: 2.1\nName: heliohub-probe-pkg\nVersion: 1.2\n"
+    (info / "METADATA").write_text(metadata)
+    again = user_env.probe(python, ("heliohub-probe-pkg",), cache=cache)
+    assert again["versions"] == {"heliohub-probe-pkg": "1.2"}
+    assert runs == [python]
+
+    # Other names asked for are probed, not answered with another question's versions.
+    other = user_env.probe(python, ("heliohub-other-pkg",), cache=cache)
+    assert other["versions"] == {"heliohub-other-pkg": None}
+    assert len(runs) == 2
+
+
+def test_a_damaged_probe_cache_is_probed_again(tmp_path: Path) -> None:
+    python = _venv(tmp_path / "env")
+    cache = tmp_path / user_env.PROBE_CACHE_FILE
+    cache.write_text("{not json")
+    found = user_env.probe(python, (), cache=cache)
+    assert found["python"] == platform.python_version()
+    # An answer kept for an interpreter that has changed since is not used.
+    key = json.dumps([str(python), []])
+    cache.write_text(json.dumps({key: {"fingerprint": {}, "result": {"python": "0.0"}}}))
+    assert user_env.probe(python, (), cache=cache)["python"] == platform.python_version()

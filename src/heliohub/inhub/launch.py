@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 
 from heliohub.hubspec.names import CULLER_SERVICE, GATEWAY_SERVICE
@@ -54,6 +52,11 @@ HUB_WAIT_S = 300.0
 
 
 def wait_for_hub(api_url: str, timeout: float = HUB_WAIT_S) -> bool:
+    # Imported here: the proxy's and the gateway's launchers, which start beside the hub and
+    # take CPU from its start, do not need urllib.
+    import urllib.error
+    import urllib.request
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

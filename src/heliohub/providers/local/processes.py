@@ -72,6 +72,11 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+# Each poll is a refused or quick loopback request: polling often costs the starting hub
+# little, and `up` returns sooner after the deployment answers.
+POLL_S = 0.05
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, alive: Callable[[], bool]) -> bool:
     """Poll condition until true; False on timeout or as soon as alive() turns false."""
     deadline = time.monotonic() + timeout
@@ -80,7 +85,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, alive: Callable[[], 
             return True
         if not alive():
             return False
-        time.sleep(0.1)
+        time.sleep(POLL_S)
     return condition()
 
 

@@ -367,8 +367,9 @@ class LocalProvider(Provider):
         wanted = self.config.local.user_environment
         pins = user_env.hub_versions()
         python = user_env.existing_python(self.loaded)
+        cache = self.layout.state_dir / user_env.PROBE_CACHE_FILE
         if python is not None:
-            return user_env.existing(python, pins), iso
+            return user_env.existing(python, pins, cache), iso
         try:
             base = user_env.base_interpreter(for_other_users=iso == "system-users")
         except UserError as exc:
@@ -376,7 +377,9 @@ class LocalProvider(Provider):
                 raise
             iso = self._fall_back(str(exc))
             base = user_env.base_interpreter(for_other_users=False)
-        managed = user_env.Managed(self.layout.user_env_dir, self.reporter, self.environ)
+        managed = user_env.Managed(
+            self.layout.user_env_dir, self.reporter, self.environ, probe_cache=cache
+        )
         return managed.ensure(wanted, pins, base), iso
 
     def up(self, options: UpOptions) -> Status:

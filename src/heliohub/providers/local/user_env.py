@@ -69,7 +69,8 @@ for name in names:
     except md.PackageNotFoundError:
         versions[name] = None
 print(json.dumps({"versions": versions, "python": sys.version.split()[0],
-                  "scripts": sysconfig.get_path("scripts")}))
+                  "scripts": sysconfig.get_path("scripts"), "prefix": sys.prefix,
+                  "path": [p for p in sys.path if p]}))
 """
 
 
@@ -243,8 +244,64 @@ def isolation_fallback(loaded: LoadedConfig, euid: int, env_dir: Path) -> str | 
     return isolation.fallback_reason(config, euid, loaded.data_dir, bin_dir)
 
 
-def probe(python: Path, names: tuple[str, ...] = CORE) -> dict[str, object]:
-    """Run python and read its versions of names, its Python version and scripts directory."""
+def probe(
+    python: Path, names: tuple[str, ...] = CORE, cache: Path | None = None
+) -> dict[str, object]:
+    """Run python and read its versions of names, its Python version and scripts directory.
+
+    cache: a file that keeps the answer while the interpreter and every directory on its
+    sys.path are unchanged, so that `up` does not start a Python process each time (its
+    checks then run on the kept answer). Installing, removing or upgrading a package adds or
+    removes entries in site-packages, which changes that directory's mtime.
+    """
+    key = json.dumps([str(python), list(names)])
+    kept = _read_json(cache).get(key) if cache else None
+    if isinstance(kept, dict) and isinstance(kept.get("result"), dict):
+        found = kept["result"]
+        if kept.get("fingerprint") == _fingerprint(python, found):
+            return found
+    found = _run_probe(python, names)
+    if cache:
+        _keep(cache, key, {"fingerprint": _fingerprint(python, found), "result": found})
+    return found
+
+
+def _stat_of(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _fingerprint(python: Path, found: dict[str, object]) -> dict[str, object]:
+    """What changes when the interpreter, its venv config or an installed package changes."""
+    paths = found.get("path")
+    prefix = found.get("prefix")
+    watched = [str(python), *(paths if isinstance(paths, list) else [])]
+    if isinstance(prefix, str):
+        watched += [prefix, str(Path(prefix) / "pyvenv.cfg")]
+    return {
+        "python": os.path.realpath(python),
+        "stats": {p: _stat_of(Path(p)) for p in watched},
+    }
+
+
+def _keep(cache: Path, key: str, entry: dict[str, object]) -> None:
+    data = _read_json(cache)
+    data[key] = entry
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data, indent=2) + "\n")
+        tmp.replace(cache)
+    except OSError:
+        pass  # only a cache: the next `up` probes again
+
+
+def _run_probe(python: Path, names: tuple[str, ...]) -> dict[str, object]:
     try:
         result = subprocess.run(
             [str(python), "-s", "-c", PROBE % (list(names),)],
@@ -289,13 +346,15 @@ def python_problem(python: Path) -> str | None:
     return None
 
 
-def existing(python: Path, hub: dict[str, str]) -> UserEnv:
-    """An existing environment, checked; UserError naming each problem and the fix."""
+def existing(python: Path, hub: dict[str, str], cache: Path | None = None) -> UserEnv:
+    """An existing environment, checked; UserError naming each problem and the fix.
+
+    cache: where the probe's answer is kept while the environment is unchanged (`probe`)."""
     where = "local.user_environment.python"
     problem = python_problem(python)
     if problem:
         raise UserError(problem)
-    found = probe(python)
+    found = probe(python, cache=cache)
     versions = found.get("versions")
     assert isinstance(versions, dict)
     problems = compatibility_problems(versions, hub)
@@ -377,6 +436,8 @@ class Managed:
     reporter: Reporter
     environ: dict[str, str]
     runner: Runner = run_uv
+    # Where the base interpreter's probe is kept while it is unchanged (`probe`).
+    probe_cache: Path | None = None
 
     @property
     def python(self) -> Path:
@@ -395,7 +456,7 @@ class Managed:
 
     def ensure(self, env: UserEnvironment, hub: dict[str, str], base: Path) -> UserEnv:
         """Create or update the environment unless it already holds what is asked for."""
-        base_found = probe(base, ())
+        base_found = probe(base, (), cache=self.probe_cache)
         base_version = str(base_found.get("python", ""))
         reqs = requirements(env, hub)
         digest = spec_hash(reqs, base, base_version)
@@ -508,6 +569,8 @@ class Managed:
 # In the state directory: the existing environment `up` checked last (its versions), so that
 # `status` need not run it.
 CHECKED_FILE = "user-env.json"
+# In the state directory: the probes' answers, kept while the interpreters are unchanged.
+PROBE_CACHE_FILE = "user-env-probe.json"
 
 
 def save_checked(state_dir: Path, env: UserEnv) -> None:
