@@ -9,6 +9,7 @@ from heliohub.platform import EksPlatform
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.recorded import AWSOutputs
 from heliohub.providers.aws.stack_outputs import DeployedStacks
+from heliohub.render.files import replace_file
 
 STATE_FILE = "aws.json"
 
@@ -71,9 +72,7 @@ def eks_platform(outputs: AWSOutputs) -> EksPlatform:
 def write_outputs(state_dir: Path, outputs: AWSOutputs) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(outputs.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    replace_file(path, (outputs.model_dump_json(indent=2) + "\n").encode())
     return path
 
 

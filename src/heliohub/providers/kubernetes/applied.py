@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
+from heliohub.render.files import replace_file
 from heliohub.render.helm.release_diff import ReleaseRecord
 
 FILE = "releases.json"
@@ -24,12 +24,8 @@ def load(state_dir: Path) -> dict[str, ReleaseRecord]:
 def _write(state_dir: Path, records: dict[str, ReleaseRecord]) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({n: asdict(r) for n, r in records.items()}, indent=2, sort_keys=True) + "\n"
-    )
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    text = json.dumps({n: asdict(r) for n, r in records.items()}, indent=2, sort_keys=True)
+    replace_file(path, (text + "\n").encode(), 0o600)
 
 
 def record(state_dir: Path, release: ReleaseRecord) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from heliohub.errors import UserError
 from heliohub.providers.base import Reporter
 from heliohub.providers.local.layout import Layout
+from heliohub.render.files import replace_file
 
 RECORD_FILE = "hub-db.json"
 BACKUPS_DIR = "backups"
@@ -52,9 +53,7 @@ def recorded_version(layout: Layout) -> str | None:
 
 def record_version(layout: Layout, version: str) -> None:
     path = layout.state_dir / RECORD_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"jupyterhub_version": version}) + "\n")
-    os.replace(tmp, path)
+    replace_file(path, (json.dumps({"jupyterhub_version": version}) + "\n").encode())
 
 
 def _recorded_in_venv(bin_dir: Path) -> str | None:

@@ -58,7 +58,7 @@ from heliohub.providers.local.logs import read_logs
 from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
 from heliohub.providers.local.session_settings import session_changes, session_settings
-from heliohub.render.files import write_tree
+from heliohub.render.files import replace_file, write_tree
 from heliohub.render.local import GATEWAY_PREFIX, lab_modules, render_local
 from heliohub.render.local_supervision import programs
 
@@ -218,13 +218,7 @@ class LocalProvider(Provider):
                 if path.is_file() and path.read_bytes() == content:
                     os.chmod(path, 0o644)
                     continue
-                tmp = lab / f".{name}.tmp"
-                tmp.unlink(missing_ok=True)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(content)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
+                replace_file(path, content, 0o644)
         except OSError as exc:
             raise UserError(f"{lab}: cannot write it ({exc.strerror})") from None
 

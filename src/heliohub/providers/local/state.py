@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from heliohub.errors import UserError
+from heliohub.render.files import replace_file
 
 
 class Ports(BaseModel):
@@ -59,9 +60,7 @@ def load(path: Path) -> RunState | None:
 
 def save(path: Path, state: RunState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state.model_dump(), indent=2) + "\n")
-    os.replace(tmp, path)
+    replace_file(path, (json.dumps(state.model_dump(), indent=2) + "\n").encode())
 
 
 def clear(path: Path) -> None:

@@ -60,13 +60,7 @@ def stop(units: UnitsRecord, path: str) -> str | None:
         if not units.started:
             return None
         raise _cannot(units, "systemctl is not found")
-    active = subprocess.run(
-        [systemctl, "is-active", units.target],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    active = _is_active(systemctl, units)
     if active.returncode == INACTIVE:
         return None
     if active.returncode != 0:
@@ -98,11 +92,14 @@ def is_active(units: UnitsRecord, path: str) -> bool:
     systemctl = shutil.which("systemctl", path=path)
     if systemctl is None:
         return False
-    done = subprocess.run(
+    return _is_active(systemctl, units).returncode == 0
+
+
+def _is_active(systemctl: str, units: UnitsRecord) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [systemctl, "is-active", units.target],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    return done.returncode == 0

@@ -31,6 +31,7 @@ from heliohub.config.local import UserEnvironment, package_name
 from heliohub.errors import UserError
 from heliohub.providers.local import isolation
 from heliohub.providers.reporting import Reporter
+from heliohub.render.files import replace_file
 
 # What a server and a worker need, pinned to the versions heliohub itself runs with: the hub
 # and the gateway run from heliohub's environment, so these fit them by construction.
@@ -292,11 +293,7 @@ def _keep(cache: Path, key: str, entry: dict[str, object]) -> None:
     data[key] = entry
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(data, indent=2) + "\n")
-        tmp.replace(cache)
+        replace_file(cache, (json.dumps(data, indent=2) + "\n").encode(), 0o600)
     except OSError:
         pass  # only a cache: the next `up` probes again
 
