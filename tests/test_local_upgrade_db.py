@@ -25,9 +25,9 @@ from alembic.script import ScriptDirectory
 from local_hub import LocalHub
 
 from heliohub.errors import UserError
+from heliohub.inhub.layout import Layout
 from heliohub.providers.base import SilentReporter
 from heliohub.providers.local import hub_db
-from heliohub.providers.local.layout import Layout
 
 PREVIOUS = "5.4.3"
 BIN = Path(sys.executable).parent

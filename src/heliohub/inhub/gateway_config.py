@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from heliohub.inhub import runtime_env as rt
 from heliohub.inhub.hub_config import load
+from heliohub.inhub.layout import Layout
 
 BACKENDS = "heliohub.inhub.gateway"
 
@@ -25,9 +27,9 @@ def configure(c: Any, path: str, env: Mapping[str, str]) -> None:
     from heliohub.inhub.gateway import cluster_options
 
     settings = load(path)
-    data_dir = env[rt.DATA_DIR]
+    lay = Layout(Path(env[rt.DATA_DIR]))
     user_bin_dir = env[rt.USER_BIN_DIR]
-    homes_dir = os.path.join(data_dir, "homes")
+    homes_dir = str(lay.homes_dir)
     # An external hub service: JUPYTERHUB_API_TOKEN, _URL and _SERVICE_NAME come from
     # heliohub's launcher, and the service name turns on the check of the gateway's scope
     # (hubspec.names.GATEWAY_SCOPE) on every token.
@@ -37,26 +39,26 @@ def configure(c: Any, path: str, env: Mapping[str, str]) -> None:
     # Clusters are kept in a database on disk, its secrets encrypted with
     # DASK_GATEWAY_ENCRYPT_KEYS (<data_dir>/secrets): a restarted gateway finds its running
     # clusters again.
-    c.DBBackendBase.db_url = "sqlite:///" + os.path.join(data_dir, "state", "dask-gateway.sqlite")
+    c.DBBackendBase.db_url = f"sqlite:///{lay.gateway_db}"
     c.DBBackendBase.stop_clusters_on_shutdown = False
     # The gateway's proxy: HTTP API and dashboards under the hub's service prefix, and the
     # scheduler traffic (TLS, routed by SNI) on the same loopback port.
     c.Proxy.address = "127.0.0.1:" + env[rt.GATEWAY_PORT]
     c.Proxy.prefix = settings["prefix"]
 
-    shared_dir = os.path.join(data_dir, "shared") if settings["shared"] else ""
+    shared_dir = str(lay.shared_dir) if settings["shared"] else ""
     if env[rt.ISOLATION] == "system-users":
         # Each cluster runs as its owner's OS user (needs root).
         c.DaskGateway.backend_class = BACKENDS + ".SystemUserBackend"
         c.SystemUserBackend.user_prefix = settings["user_prefix"]
         c.SystemUserBackend.homes_dir = homes_dir
-        c.SystemUserBackend.users_file = os.path.join(data_dir, "state", "os-users.json")
+        c.SystemUserBackend.users_file = str(lay.users_file)
         c.SystemUserBackend.shared_dir = shared_dir
         c.SystemUserBackend.shared_name = settings["shared_name"]
     else:
         c.DaskGateway.backend_class = BACKENDS + ".SameUserBackend"
         c.SameUserBackend.homes_dir = homes_dir
-    c.LocalBackend.clusters_directory = os.path.join(data_dir, "dask-clusters")
+    c.LocalBackend.clusters_directory = str(lay.clusters_dir)
     c.LocalBackend.sigint_timeout = 5
     c.LocalBackend.sigterm_timeout = 5
     # Both backends derive from LocalBackend; 0: no limit.

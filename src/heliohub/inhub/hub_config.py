@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from heliohub.inhub import runtime_env as rt
+from heliohub.inhub.layout import Layout
 
 SPAWNERS = "heliohub.inhub.spawner"
 # Generous: a busy machine may take a minute to import JupyterLab and its extensions.
@@ -27,25 +29,18 @@ def load(path: str) -> dict[str, Any]:
         return json.load(f)
 
 
-def _paths(env: Mapping[str, str]) -> dict[str, str]:
-    data_dir = env[rt.DATA_DIR]
-    return {
-        "state": os.path.join(data_dir, "state"),
-        "secrets": os.path.join(data_dir, "secrets"),
-        "homes": os.path.join(data_dir, "homes"),
-        "shared": os.path.join(data_dir, "shared"),
-        "lab_modules": os.path.join(data_dir, "lab-modules"),
-    }
+def _layout(env: Mapping[str, str]) -> Layout:
+    return Layout(Path(env[rt.DATA_DIR]))
 
 
 def hub(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
     """Internal API on loopback, state in <data_dir>/state, secrets in <data_dir>/secrets."""
-    paths = _paths(env)
+    lay = _layout(env)
     c.JupyterHub.hub_ip = "127.0.0.1"
     c.JupyterHub.hub_port = int(env[rt.HUB_PORT])
-    c.JupyterHub.db_url = "sqlite:///" + os.path.join(paths["state"], "jupyterhub.sqlite")
-    c.JupyterHub.cookie_secret_file = os.path.join(paths["secrets"], "jupyterhub_cookie_secret")
-    c.JupyterHub.pid_file = os.path.join(paths["state"], "jupyterhub.pid")
+    c.JupyterHub.db_url = f"sqlite:///{lay.hub_db}"
+    c.JupyterHub.cookie_secret_file = str(lay.cookie_secret_file)
+    c.JupyterHub.pid_file = str(lay.hub_pid_file)
     # Users' servers outlive the hub: a restarted hub finds them again from the pids it keeps
     # in its database (the spawner's state); `heliohub down` stops them.
     c.JupyterHub.cleanup_servers = False
@@ -90,12 +85,12 @@ def login(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
 def spawner(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
     """User servers: JupyterLab with dask-gateway and the Dask extension, from the user
     environment. Homes are <data_dir>/homes/<user>, each with a link to the shared directory."""
-    paths = _paths(env)
+    lay = _layout(env)
     user_bin_dir = env[rt.USER_BIN_DIR]
     gateway_port = env[rt.GATEWAY_PORT]
-    shared_dir = paths["shared"] if settings["shared"] else ""
-    # Which OS user heliohub created for which hub user (system-users); root's, 0600.
-    users_file = os.path.join(paths["state"], "os-users.json")
+    homes_dir = str(lay.homes_dir)
+    shared_dir = str(lay.shared_dir) if settings["shared"] else ""
+    users_file = str(lay.users_file)
     isolation = env[rt.ISOLATION]
     if isolation == "system-users":
         from heliohub.inhub.spawner import create_os_user_on_login
@@ -108,11 +103,11 @@ def spawner(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
         c.SystemUserSpawner.writers_group = writers if shared_dir else ""
         c.SystemUserSpawner.managed_writers_group = settings["managed_writers_group"]
         c.Authenticator.post_auth_hook = create_os_user_on_login(
-            settings["user_prefix"], paths["homes"], shared_dir, settings["shared_name"], users_file
+            settings["user_prefix"], homes_dir, shared_dir, settings["shared_name"], users_file
         )
     else:
         c.JupyterHub.spawner_class = SPAWNERS + ".SameUserSpawner"
-    c.HeliohubSpawner.homes_dir = paths["homes"]
+    c.HeliohubSpawner.homes_dir = homes_dir
     c.HeliohubSpawner.shared_dir = shared_dir
     c.HeliohubSpawner.shared_name = settings["shared_name"]
     c.Spawner.cmd = [os.path.join(user_bin_dir, "jupyterhub-singleuser")]
@@ -140,7 +135,7 @@ def spawner(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
         # The Dask sidebar's cluster class, which the user environment lacks, and nothing
         # else: never the hub's PYTHONPATH (heliohub's environment), which JupyterHub would
         # otherwise pass on.
-        "PYTHONPATH": paths["lab_modules"],
+        "PYTHONPATH": str(lay.lab_modules_dir),
     }
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from heliohub.errors import UserError
+from heliohub.inhub.layout import Layout
 from heliohub.providers.base import Reporter
-from heliohub.providers.local.layout import Layout
 from heliohub.render.files import replace_file
 
 RECORD_FILE = "hub-db.json"

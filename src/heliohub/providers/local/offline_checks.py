@@ -12,8 +12,8 @@ from pathlib import Path
 
 from heliohub.config import LoadedConfig
 from heliohub.errors import RefusedError, UserError
+from heliohub.inhub.layout import Layout
 from heliohub.providers.local import exposure, isolation, user_env
-from heliohub.providers.local.layout import Layout
 from heliohub.providers.reporting import SilentReporter
 
 

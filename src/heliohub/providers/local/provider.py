@@ -22,6 +22,7 @@ from heliohub.config.local import is_loopback, split_bind
 from heliohub.errors import RefusedError, UserError
 from heliohub.hubspec import hub_spec
 from heliohub.inhub import firewall
+from heliohub.inhub.layout import Layout
 from heliohub.inhub.users import (
     ensure_group,
     lookup_group,
@@ -53,7 +54,6 @@ from heliohub.providers.local import (
 )
 from heliohub.providers.local import secrets as secret_files
 from heliohub.providers.local import units as systemd_units
-from heliohub.providers.local.layout import Layout
 from heliohub.providers.local.logs import read_logs
 from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
@@ -760,8 +760,8 @@ class LocalProvider(Provider):
         if self.euid == 0:
             firewall.remove_table(firewall.table_name(dep_id))
         state.clear(self.layout.state_file)
-        for pid_file in ("jupyterhub.pid", "proxy.pid"):
-            (self.layout.state_dir / pid_file).unlink(missing_ok=True)
+        for pid_file in (self.layout.hub_pid_file, self.layout.proxy_pid_file):
+            pid_file.unlink(missing_ok=True)
         if survivors:
             pids = ", ".join(str(p.pid) for p in survivors)
             raise UserError(f"could not stop process(es) {pids}; stop them by hand (kill -9)")
@@ -912,7 +912,7 @@ class LocalProvider(Provider):
     def _gateway_clusters(self) -> tuple[int, int] | None:
         """The gateway's view, from its database: how many clusters run, and how many are
         running, starting or stopping. None when it cannot be read."""
-        db = self.layout.state_dir / "dask-gateway.sqlite"
+        db = self.layout.gateway_db
         if not db.exists():
             return None
         try:

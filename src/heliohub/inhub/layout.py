@@ -1,4 +1,5 @@
-"""Where a local deployment keeps everything, all under its data directory."""
+"""Where a local deployment keeps everything, all under its data directory: read by heliohub
+when it prepares and runs the deployment, and by the hub's and the gateway's config inside them."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class Layout:
     @property
     def lab_modules_dir(self) -> Path:
         """Modules users' servers import from heliohub (render.local.lab_modules), on their
-        PYTHONPATH; named in the local hub's config (heliohub.inhub.hub_config)."""
+        PYTHONPATH."""
         return self.data_dir / "lab-modules"
 
     @property
@@ -68,8 +69,20 @@ class Layout:
 
     @property
     def hub_db(self) -> Path:
-        # Named in the local hub's config (heliohub.inhub.hub_config).
         return self.state_dir / "jupyterhub.sqlite"
+
+    @property
+    def hub_pid_file(self) -> Path:
+        return self.state_dir / "jupyterhub.pid"
+
+    @property
+    def cookie_secret_file(self) -> Path:
+        return self.secrets_dir / "jupyterhub_cookie_secret"
+
+    @property
+    def gateway_db(self) -> Path:
+        """The gateway's clusters, their secrets encrypted: a restarted gateway finds them."""
+        return self.state_dir / "dask-gateway.sqlite"
 
     @property
     def hub_log(self) -> Path:
@@ -77,5 +90,4 @@ class Layout:
 
     @property
     def proxy_pid_file(self) -> Path:
-        # Named in the local hub's config (heliohub.inhub.hub_config).
         return self.state_dir / "proxy.pid"
