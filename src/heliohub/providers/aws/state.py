@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from heliohub.files import replace_file
 from heliohub.platform import EksPlatform
 from heliohub.providers.aws.clients import AWSClients
 from heliohub.providers.aws.recorded import AWSOutputs
 from heliohub.providers.aws.stack_outputs import DeployedStacks
-from heliohub.render.files import replace_file
 
 STATE_FILE = "aws.json"
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from heliohub.render.files import replace_file
+from heliohub.files import replace_file
 from heliohub.render.helm.release_diff import ReleaseRecord
 
 FILE = "releases.json"

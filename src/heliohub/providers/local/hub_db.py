@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from heliohub.errors import UserError
+from heliohub.files import replace_file
 from heliohub.inhub.layout import Layout
 from heliohub.providers.base import Reporter
-from heliohub.render.files import replace_file
 
 RECORD_FILE = "hub-db.json"
 BACKUPS_DIR = "backups"

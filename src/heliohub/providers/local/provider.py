@@ -20,6 +20,7 @@ from heliohub.config import REAL_AUTH_TYPES, LoadedConfig
 from heliohub.config.auth import SharedPasswordAuth
 from heliohub.config.local import is_loopback, split_bind
 from heliohub.errors import RefusedError, UserError
+from heliohub.files import replace_file
 from heliohub.hubspec import hub_spec
 from heliohub.inhub import firewall
 from heliohub.inhub.layout import Layout
@@ -58,7 +59,7 @@ from heliohub.providers.local.logs import read_logs
 from heliohub.providers.local.ports import can_bind, free_ports
 from heliohub.providers.local.proxy_install import ensure_proxy
 from heliohub.providers.local.session_settings import session_changes, session_settings
-from heliohub.render.files import replace_file, write_tree
+from heliohub.render.files import write_tree
 from heliohub.render.local import GATEWAY_PREFIX, lab_modules, render_local
 from heliohub.render.local_supervision import programs
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from heliohub.errors import UserError
-from heliohub.render.files import replace_file
+from heliohub.files import replace_file
 
 
 class Ports(BaseModel):

@@ -29,9 +29,9 @@ from heliohub import env_versions
 from heliohub.config import LoadedConfig
 from heliohub.config.local import UserEnvironment, package_name
 from heliohub.errors import UserError
+from heliohub.files import replace_file
 from heliohub.providers.local import isolation
 from heliohub.providers.reporting import Reporter
-from heliohub.render.files import replace_file
 
 # What a server and a worker need, pinned to the versions heliohub itself runs with: the hub
 # and the gateway run from heliohub's environment, so these fit them by construction.
