@@ -45,6 +45,13 @@ if env.get("FLOOR_EXTERNAL_PROXY"):
     c.ConfigurableHTTPProxy.should_start = False
 """
 
+# The bare hub, minus the one import heliohub's hub skips (see heliohub.inhub.run_hub), written
+# out here so that this floor runs no heliohub code.
+WITHOUT_GRAMMAR = (
+    "import sys; sys.modules['rfc3987_syntax'] = None; "
+    "from jupyterhub.app import main; sys.argv[0] = 'jupyterhub'; main()"
+)
+
 
 def bin_dir() -> Path:
     """The virtualenv's executables: the same jupyterhub, dask and singleuser heliohub runs."""
@@ -62,6 +69,8 @@ class BareHub:
     proc: Spawned | None = None
     # Start configurable-http-proxy by hand at the same time, instead of by the hub.
     external_proxy: bool = False
+    # Start the hub as heliohub.inhub.run_hub does: JupyterHub without loading rfc3987-syntax.
+    without_grammar: bool = False
     proxy: Spawned | None = None
 
     @property
@@ -106,8 +115,11 @@ class BareHub:
                 env=env,
                 cwd=self.workdir,
             )
+        command = [str(bin_dir() / "jupyterhub"), "-f", str(config)]
+        if self.without_grammar:
+            command[:1] = [str(bin_dir() / "python"), "-c", WITHOUT_GRAMMAR]
         self.proc = Spawned.start(
-            [str(bin_dir() / "jupyterhub"), "-f", str(config)],
+            command,
             self.workdir / "jupyterhub.log",
             env=env,
             cwd=self.workdir,

@@ -137,7 +137,7 @@ class Bench:
                 name = "dask-gateway-server"
             elif "idle-culler" in cmd:
                 name = "jupyterhub-idle-culler"
-            elif "jupyterhub" in cmd and " -f " in cmd:
+            elif " -f " in cmd and ("jupyterhub" in cmd or "heliohub.inhub.run_hub" in cmd):
                 name = "jupyterhub"
             elif "supervisord" in cmd:
                 name = "supervisord"

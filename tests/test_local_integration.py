@@ -291,7 +291,7 @@ def test_down_leaves_no_process_and_keeps_data(hub: LocalHub, alice: dict[str, A
     commands = [" ".join(p.cmdline()) for p in before]
     for needle in (
         "supervisord -c",
-        "jupyterhub -f",
+        "heliohub.inhub.run_hub -f",
         "configurable-http-proxy",
         "dask-gateway-server",
         "dask-gateway-proxy",

@@ -89,7 +89,7 @@ def test_systemd_units_restart_on_failure_and_hold_no_secret() -> None:
         assert "-secret" not in text and "TOKEN=" not in text
     hub = units["heliohub-team-hub.service"]
     assert (
-        "ExecStart=/opt/heliohub/bin/jupyterhub -f "
+        "ExecStart=/opt/heliohub/bin/python -m heliohub.inhub.run_hub -f "
         "/srv/hub/state/rendered/local/jupyterhub_config.py" in hub
     )
     assert "After=network-online.target heliohub-team-proxy.service" in hub

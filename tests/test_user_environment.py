@@ -174,7 +174,7 @@ def test_up_built_the_managed_environment(hub: LocalHub) -> None:
     ) in hub.status()["notes"]
     # Servers and workers run from it, the hub and the gateway from heliohub's own.
     commands = [" ".join(p.cmdline()) for p in hub.processes()]
-    hub_cmd = next(c for c in commands if "jupyterhub -f" in c)
+    hub_cmd = next(c for c in commands if "heliohub.inhub.run_hub -f" in c)
     assert str(env_dir) not in hub_cmd
 
 

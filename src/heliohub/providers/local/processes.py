@@ -162,6 +162,8 @@ def role(proc: psutil.Process) -> str:
     except psutil.Error:
         return "unknown"
     names = [Path(a).name for a in args[:3]]
+    if names[1:3] == ["-m", "heliohub.inhub.run_hub"]:
+        return "hub"
     if names[1:3] == ["-m", "heliohub.inhub.launch"] and len(args) > 3:
         # heliohub's launcher, before it becomes the program it starts.
         return _LAUNCHED.get(args[3], "other")
