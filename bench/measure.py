@@ -25,6 +25,7 @@ from bench.deployment import Deployment
 from bench.hubapi import Hub
 from bench.procs import Spawned, await_http, cmd_of, pss_mib, tree, wait_http
 from bench.results import BenchRun, Figure
+from heliohub.hubspec.names import SERVER_MODULE
 
 SPAWN_TIMEOUT_S = 600.0
 # Servers, workers and hubs settle for this long before their memory is read.
@@ -477,7 +478,7 @@ def _server_url(user: str, spawned: threading.Event) -> str:
             try:
                 proc = psutil.Process(pid)
                 cmd = " ".join(proc.cmdline())
-                if "jupyterhub-singleuser" not in cmd:
+                if "jupyterhub-singleuser" not in cmd and SERVER_MODULE not in cmd:
                     # The hub's fork shows the hub's command line until it execs the server.
                     if "jupyterhub" not in cmd:
                         seen.add(pid)

@@ -296,7 +296,7 @@ def test_down_leaves_no_process_and_keeps_data(hub: LocalHub, alice: dict[str, A
         "dask-gateway-server",
         "dask-gateway-proxy",
         "jupyterhub-idle-culler",
-        "jupyterhub-singleuser",
+        "-m heliohub_singleuser",
         "dask scheduler",
         "dask worker",
     ):

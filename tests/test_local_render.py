@@ -21,7 +21,9 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from heliohub.config import HubConfig, parse
 from heliohub.hubspec import hub_spec
-from heliohub.inhub import dask_lab
+from heliohub.hubspec.names import SERVER_MODULE
+from heliohub.inhub import dask_lab, singleuser
+from heliohub.inhub.hub_config import script_interpreter, server_command
 from heliohub.render import render
 from heliohub.render.local import lab_modules, render_local
 from heliohub.render.local_supervision import programs
@@ -145,7 +147,10 @@ def test_lab_modules_hold_the_sidebar_cluster_class_for_any_python(tmp_path: Pat
     env = hub_spec(_config(SNAPSHOTS / "issue-example.yaml")).user_environment.env
     module = env["DASK_LABEXTENSION__FACTORY__MODULE"]
     files = lab_modules()
-    assert files == {f"{module}.py": Path(dask_lab.__file__).read_bytes()}
+    assert files == {
+        f"{module}.py": Path(dask_lab.__file__).read_bytes(),
+        f"{SERVER_MODULE}.py": Path(singleuser.__file__).read_bytes(),
+    }
     lab = tmp_path / "lab-modules"
     lab.mkdir()
     for name, content in files.items():
@@ -174,6 +179,82 @@ def test_lab_modules_hold_the_sidebar_cluster_class_for_any_python(tmp_path: Pat
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(lab / f"{module}.py")
+
+
+def test_server_module_is_jupyterhub_singleuser_without_the_grammar(tmp_path: Path) -> None:
+    """heliohub_singleuser runs from the servers' PYTHONPATH alone, heliohub not importable, as
+    the `jupyterhub-singleuser` script does, and its imports skip rfc3987-syntax's grammar (a
+    kernel, a process of its own, keeps it)."""
+    lab = tmp_path / "lab-modules"
+    lab.mkdir()
+    for name, content in lab_modules().items():
+        (lab / name).write_bytes(content)
+    run = (
+        "import runpy, sys\n"
+        "class NoHeliohub:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'heliohub':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, NoHeliohub())\n"
+        "sys.argv = ['heliohub_singleuser', '--version']\n"
+        f"runpy.run_module('{SERVER_MODULE}', run_name='__main__')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", run],
+        env={**os.environ, "PYTHONPATH": str(lab)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    expected = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyterhub-singleuser"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == expected.stdout.strip()
+    loaded = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert {"jupyter_server.serverapp", "jsonschema._format"} <= loaded
+    assert "rfc3987_syntax.syntax_helpers" not in loaded
+
+
+def _script(path: Path, text: str) -> str:
+    path.write_text(text)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_server_command_runs_the_interpreter_the_script_names(tmp_path: Path) -> None:
+    """Plain `#!` lines and pip's `/bin/sh` trampoline give the interpreter; anything else
+    (env, a missing or non-executable interpreter, flags that drop PYTHONPATH, no script) keeps
+    the script itself, which works everywhere, only slower."""
+    python = sys.executable
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "jupyterhub-singleuser"
+    body = "import sys\nfrom jupyterhub.singleuser import main\n"
+    assert server_command(str(bin_dir)) == [str(script)]  # no script at all
+    _script(script, f"#!{python}\n{body}")
+    assert server_command(str(bin_dir)) == [python, "-m", SERVER_MODULE]
+    _script(script, f"#!{python} -s\n{body}")
+    assert server_command(str(bin_dir)) == [python, "-s", "-m", SERVER_MODULE]
+    trampoline = "#!/bin/sh\n'''exec' '" + python + "' \"$0\" \"$@\"\n' '''\n"
+    _script(script, trampoline + body)
+    assert server_command(str(bin_dir)) == [python, "-m", SERVER_MODULE]
+    for head in (
+        "#!/usr/bin/env python3",
+        f"#!{python} -E",
+        f"#!{python} -I",
+        f"#!{tmp_path}/missing/python",
+        "#!python",
+        "import sys",
+    ):
+        _script(script, f"{head}\n{body}")
+        assert server_command(str(bin_dir)) == [str(script)], head
+    plain = tmp_path / "not-executable"
+    plain.write_text("")
+    assert script_interpreter(_script(script, f"#!{plain}\n{body}")) is None
 
 
 def _load(config: HubConfig, tmp_path: Path, name: str) -> Any:

@@ -90,7 +90,7 @@ def test_users_servers_homes_clusters(matrix: Matrix, hub: LocalHub) -> None:
     assert _uid("carol") != _uid("dave")
 
     start_server(carol, hub.url, "carol")
-    server = _procs_of(hub, "jupyterhub-singleuser", JUPYTERHUB_USER="carol")
+    server = _procs_of(hub, "-m heliohub_singleuser", JUPYTERHUB_USER="carol")
     assert len(server) == 1
     assert server[0].uids().real == server[0].uids().effective == _uid("carol")
 

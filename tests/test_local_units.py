@@ -265,14 +265,16 @@ def test_lab_modules_are_readable_by_every_user_and_writable_by_none(tmp_path: P
     provider.layout.data_dir.mkdir(parents=True)
     lab = provider.layout.lab_modules_dir
     lab.mkdir(mode=0o700)
-    (module,) = lab_modules()
-    (lab / module).write_text("stale")
+    modules = lab_modules()
+    stale = next(iter(modules))
+    (lab / stale).write_text("stale")
     previous = os.umask(0o077)
     try:
         provider._write_lab_modules()
     finally:
         os.umask(previous)
     assert stat.S_IMODE(lab.stat().st_mode) == 0o755
-    assert stat.S_IMODE((lab / module).stat().st_mode) == 0o644
-    assert (lab / module).read_bytes() == lab_modules()[module]
-    assert sorted(p.name for p in lab.iterdir()) == [module]
+    for module, content in modules.items():
+        assert stat.S_IMODE((lab / module).stat().st_mode) == 0o644
+        assert (lab / module).read_bytes() == content
+    assert sorted(p.name for p in lab.iterdir()) == sorted(modules)

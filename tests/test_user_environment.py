@@ -37,7 +37,9 @@ from local_hub import LocalHub, api, login, start_server
 from security_hub import USER_GROUP, open_matrix
 
 from heliohub.check import CheckFailed, run_in_kernel
+from heliohub.hubspec.names import SERVER_MODULE
 from heliohub.inhub import firewall
+from heliohub.providers.local.processes import role
 from heliohub.providers.local.user_env import hub_versions, uv_binary
 
 pytestmark = [
@@ -218,6 +220,13 @@ def test_astropy_in_the_kernel_and_on_the_worker(hub: LocalHub, carol: dict[str,
     assert installed["requirements"][-1] == "astropy"
     assert Path(kernel["prefix"]) == Path(worker["prefix"]) == env_dir
     assert kernel["uid"] == worker["uid"] == _carol_uid(hub)
+    # Her server is the environment's interpreter running heliohub_singleuser, the interpreter
+    # its jupyterhub-singleuser script names.
+    servers = [p.cmdline() for p in hub.processes() if role(p) == "server"]
+    assert servers
+    for cmd in servers:
+        assert Path(cmd[0]).parent == env_dir / "bin"
+        assert cmd[1:3] == ["-m", SERVER_MODULE]
 
 
 # What the Dask JupyterLab extension's "+NEW" does (dask_labextension.manager): import the

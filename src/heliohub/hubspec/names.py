@@ -16,6 +16,9 @@ CULLER_SERVICE = "idle-culler"
 # module: the user environment has no heliohub, so the local provider puts a copy of
 # heliohub.inhub.dask_lab on the servers' PYTHONPATH under this name.
 LAB_CLUSTER_FACTORY = ("heliohub_dask_lab", "LabGatewayCluster")
+# What a local user's server runs, `python -m` it: a copy of heliohub.inhub.singleuser, beside
+# the cluster class.
+SERVER_MODULE = "heliohub_singleuser"
 CHECK_SERVICE = "heliohub-check"
 USERS_SERVICE = "heliohub-users"
 

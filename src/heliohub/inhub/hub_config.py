@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from heliohub.hubspec.names import SERVER_MODULE
 from heliohub.inhub import runtime_env as rt
 from heliohub.inhub.layout import Layout
 
@@ -82,6 +84,42 @@ def login(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
         setattr(c[cls], trait, env[env_name])
 
 
+# How pip and uv start a script whose interpreter's path does not fit a `#!` line.
+TRAMPOLINE = "'''exec' "
+
+
+def script_interpreter(script: str) -> list[str] | None:
+    """The interpreter, with its flags, that an installed script names in its first lines:
+    `#!/path/python`, or the `/bin/sh` trampoline. None when the script says it another way
+    (`#!/usr/bin/env python3`...)."""
+    try:
+        with open(script, encoding="utf-8") as f:
+            lines = [f.readline(), f.readline()]
+        words = shlex.split(lines[0][2:]) if lines[0].startswith("#!") else []
+        if words == ["/bin/sh"] and lines[1].startswith(TRAMPOLINE):
+            rest = shlex.split(lines[1][len(TRAMPOLINE) :])
+            words = rest[: rest.index("$0")] if "$0" in rest else []
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not words or not os.path.isabs(words[0]) or not os.access(words[0], os.X_OK):
+        return None
+    if os.path.basename(words[0]) in ("env", "sh", "bash"):
+        return None
+    # -E and -I make Python ignore PYTHONPATH, where heliohub_singleuser is.
+    if any(w.startswith("-") and ("E" in w or "I" in w) for w in words[1:]):
+        return None
+    return words
+
+
+def server_command(user_bin_dir: str) -> list[str]:
+    """The user environment's `jupyterhub-singleuser`, run as heliohub_singleuser by the
+    interpreter its script names (heliohub.inhub.singleuser: 2 s less of every start), or the
+    script itself when it does not name one plainly."""
+    script = os.path.join(user_bin_dir, "jupyterhub-singleuser")
+    interpreter = script_interpreter(script)
+    return [*interpreter, "-m", SERVER_MODULE] if interpreter else [script]
+
+
 def spawner(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
     """User servers: JupyterLab with dask-gateway and the Dask extension, from the user
     environment. Homes are <data_dir>/homes/<user>, each with a link to the shared directory."""
@@ -110,7 +148,7 @@ def spawner(c: Any, settings: dict[str, Any], env: Mapping[str, str]) -> None:
     c.HeliohubSpawner.homes_dir = homes_dir
     c.HeliohubSpawner.shared_dir = shared_dir
     c.HeliohubSpawner.shared_name = settings["shared_name"]
-    c.Spawner.cmd = [os.path.join(user_bin_dir, "jupyterhub-singleuser")]
+    c.Spawner.cmd = server_command(user_bin_dir)
     # jupyter-server refuses root without --allow-root; only isolation none runs servers as root.
     c.Spawner.args = ["--allow-root"] if isolation == "none" and os.geteuid() == 0 else []
     c.Spawner.default_url = settings["default_url"]

@@ -26,6 +26,7 @@ from heliohub.hubspec import (
     GATEWAY_SCOPE,
     GATEWAY_SERVICE,
     LAB_CLUSTER_FACTORY,
+    SERVER_MODULE,
     USERS_SERVICE,
     HubSpec,
     hub_spec,
@@ -164,13 +165,17 @@ def _gateway_settings(config: HubConfig, spec: HubSpec) -> dict[str, Any]:
 
 
 def lab_modules() -> dict[str, bytes]:
-    """The modules users' servers import from heliohub, by file name: the Dask sidebar's
-    cluster class as a top-level module. The user environment (managed, or an existing one the
-    operator owns) has no heliohub, and installing heliohub there would bring the hub's
-    dependencies along; one small file on the servers' PYTHONPATH brings nothing else. The
-    same text as heliohub.inhub.dask_lab, which imports only dask_gateway."""
+    """The modules users' servers import from heliohub, by file name, each a top-level module:
+    the Dask sidebar's cluster class and the server's own start. The user environment (managed,
+    or an existing one the operator owns) has no heliohub, and installing heliohub there would
+    bring the hub's dependencies along; small files on the servers' PYTHONPATH bring nothing
+    else. The same texts as heliohub.inhub.dask_lab, which imports only dask_gateway, and
+    heliohub.inhub.singleuser, which imports only JupyterHub."""
     module, _cls = LAB_CLUSTER_FACTORY
-    return {f"{module}.py": _static("dask_lab.py")}
+    return {
+        f"{module}.py": _static("dask_lab.py"),
+        f"{SERVER_MODULE}.py": _static("singleuser.py"),
+    }
 
 
 def render_local(config: HubConfig) -> dict[str, bytes]:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from heliohub.hubspec.names import SERVER_MODULE
+
 MARKER_ENV = "HELIOHUB_DEPLOYMENT_ID"
 
 
@@ -167,7 +169,7 @@ def role(proc: psutil.Process) -> str:
     if names[1:3] == ["-m", "heliohub.inhub.launch"] and len(args) > 3:
         # heliohub's launcher, before it becomes the program it starts.
         return _LAUNCHED.get(args[3], "other")
-    if "jupyterhub-singleuser" in names:
+    if "jupyterhub-singleuser" in names or SERVER_MODULE in args[1:4]:
         return "server"
     if "jupyterhub-idle-culler" in names:
         return "idle-culler"
