@@ -65,8 +65,17 @@ class Bench:
         self.dep = Deployment(workdir / "heliohub")
         self.dep.write_config()
         self.dep.link_proxy(proxy_cache)
+        self._measured: set[str | tuple[str, str]] = set()
 
     def figure(self, key: str, **kw: str) -> Figure:
+        """A figure this run measures. Memory figures and details such as `down` or
+        `memory.component.*` belong to no group of their own (they are taken during up, spawn
+        or gateway), so `--only` carries them over from the earlier run: that copy is dropped
+        here, or its samples would mix with this run's (or, being non-empty, keep a figure
+        from being measured at all)."""
+        if key not in self._measured:
+            self._measured.add(key)
+            self.run.figures = [f for f in self.run.figures if f.key != key]
         fig = self.run.figure(key)
         if fig is None:
             fig = Figure(key=key, **kw)
@@ -74,6 +83,9 @@ class Bench:
         return fig
 
     def detail(self, key: str, value: float) -> None:
+        if ("detail", key) not in self._measured:
+            self._measured.add(("detail", key))
+            self.run.details.pop(key, None)  # carried over by `--only`: see figure()
         self.run.details.setdefault(key, []).append(round(value, 4))
 
     # ----- up, and the idle memory of what it starts ----------------------------------------

@@ -285,21 +285,16 @@ def main(argv: list[str] | None = None) -> int:
                 run.details.setdefault("recover.idle-culler", []).append(round(seconds, 4))
             finally:
                 dep.down()
+    origin = (
+        f"`python -m bench.recover` of {_now()} ({'--quick, ' if args.quick else ''}{repeat} "
+        f"round(s)), load average {load_before} before and {machine.loadavg()} after"
+    )
+    for fig in figures:
+        fig.origin = origin
     keys = {f.key for f in figures}
     run.figures = [f for f in run.figures if f.key not in keys] + figures
-    # A partial run's note lists the groups it kept from an earlier run: recover is not one now.
-    run.notes = [
-        n.replace("recover, ", "").replace(", recover", "")
-        if n.startswith("this run measured")
-        else n
-        for n in run.notes
-        if not n.startswith("recover:")
-    ]
-    run.notes.append(
-        f"recover: measured {_now()} ({'--quick, ' if args.quick else ''}{repeat} round(s)), "
-        f"load average {load_before} before and {machine.loadavg()} after, on a machine "
-        "shared with other work"
-    )
+    # Said by the figures' origin now (older files have it as a note).
+    run.notes = [n for n in run.notes if not n.startswith("recover:")]
     results.save(run, path)
     print(f"wrote {write_report()}")
     return 0

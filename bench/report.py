@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench.results import BenchRun, Figure, LoadRun
+from bench.results import BenchRun, Figure, LoadRun, provenance
 from bench.stats import Summary, ratio, summarize
 
 # Above this ratio a figure needs a fix or an explanation (issue 6).
@@ -143,7 +143,7 @@ def bench_section(run: BenchRun, plots: dict[str, Path], docs: Path) -> str:
             details,
             "",
         ]
-    for note in run.notes:
+    for note in [*provenance(run), *run.notes]:
         out.append(f"- note: {note}")
     return "\n".join(out).rstrip() + "\n"
 

@@ -24,6 +24,9 @@ class Figure:
     floor_title: str = ""
     how: str = ""
     errors: list[str] = field(default_factory=list)
+    # Where a figure kept from an earlier run (`--only`, `bench.recover`) was measured; "" when
+    # the run it is saved with measured it.
+    origin: str = ""
 
 
 @dataclass
@@ -105,26 +108,45 @@ def load_load(path: Path) -> LoadRun | None:
 
 def keep_unmeasured(previous: BenchRun | None, run: BenchRun, groups: tuple[str, ...]) -> None:
     """A run of some groups only (`--only`): carry over the previous run's other figures and
-    the details this run did not measure, so the report keeps them, and say which figures come
-    from which run."""
+    the details this run did not measure, so the report keeps them, each figure with the run
+    that measured it (`Figure.origin`, kept through any number of partial runs)."""
     if previous is None:
         return
     kept = [f for f in previous.figures if f.group not in groups]
     if not kept:
         return
+    where = ""
+    if previous.machine and previous.machine != run.machine:
+        m = previous.machine
+        where = f" on another machine ({m.get('cpu', '?')}, {m.get('cores', '?')} cores)"
+    for f in kept:
+        f.origin = f.origin or (
+            f"the run of {previous.started}{where}, load average {previous.loadavg_before} "
+            "before it"
+        )
     run.figures = kept + run.figures
     for key, samples in previous.details.items():
         # A detail of a group measured now comes from this run alone, never a mix of both.
         if key.split(".", 1)[0] not in groups:
             run.details.setdefault(key, list(samples))
-    where = ""
-    if previous.machine and previous.machine != run.machine:
-        m = previous.machine
-        where = f" on another machine ({m.get('cpu', '?')}, {m.get('cores', '?')} cores)"
-    run.notes.append(
-        f"this run measured {', '.join(groups)} only; the figures of "
-        f"{', '.join(sorted({f.group for f in kept}))} are from the run of {previous.started}"
-        f"{where}, load average {previous.loadavg_before} before it"
-    )
-    # What the earlier run noted about the figures it keeps.
+    # What the earlier run noted about the figures it keeps (the provenance line of older
+    # files is replaced by the figures' origins).
     run.notes += [n for n in previous.notes if not n.startswith("this run measured")]
+
+
+def provenance(run: BenchRun) -> list[str]:
+    """One line per earlier run that figures were kept from: which groups (and, for a group
+    split between runs, which figures) it measured."""
+    by_origin: dict[str, list[Figure]] = {}
+    for f in run.figures:
+        if f.origin:
+            by_origin.setdefault(f.origin, []).append(f)
+    lines = []
+    for origin, figures in by_origin.items():
+        labels = []
+        for group in sorted({f.group for f in figures}):
+            mine = [f.key for f in figures if f.group == group]
+            whole = len(mine) == len([f for f in run.figures if f.group == group])
+            labels.append(group if whole else f"{group} ({', '.join(mine)})")
+        lines.append(f"the figures of {', '.join(labels)} are from {origin}")
+    return lines

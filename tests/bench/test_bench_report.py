@@ -122,12 +122,39 @@ def test_a_partial_run_keeps_the_other_groups_of_the_previous_run() -> None:
         "down": [1.25],
         "memory.gateway.scheduler": [80.0],
     }
-    assert run.notes == [
-        "this run measured startup, up only; the figures of memory are from the run of "
-        "2026-01-01 00:00 UTC on another machine (Old CPU, 4 cores), load average "
-        "[0.5, 0.4, 0.3] before it",
-        "memory: measured while a build ran",
+    assert run.notes == ["memory: measured while a build ran"]
+    assert results.provenance(run) == [
+        "the figures of memory are from the run of 2026-01-01 00:00 UTC on another machine "
+        "(Old CPU, 4 cores), load average [0.5, 0.4, 0.3] before it"
     ]
+
+
+def test_figures_keep_the_run_that_measured_them_through_partial_runs() -> None:
+    """Two partial runs in a row: a figure kept twice still names the first run, not the one
+    in between; a group split between runs names its figures; this run's figures name none."""
+    first = _run()
+    first.machine = {"cpu": "Old CPU", "cores": 4}
+    first.figures.append(
+        results.Figure(key="worker-mem", group="memory", title="worker", unit="MiB", ours=[1.0])
+    )
+    second = results.BenchRun(started="2026-02-01 00:00 UTC", machine={"cpu": "New CPU"})
+    second.figures.append(results.Figure(key="up", group="up", title="up", unit="s", ours=[1]))
+    results.keep_unmeasured(first, second, ("up",))
+    third = results.BenchRun(started="2026-03-01 00:00 UTC", machine={"cpu": "New CPU"})
+    third.figures.append(results.Figure(key="mem", group="memory", title="m", unit="MiB"))
+    kept = [f for f in second.figures if f.key != "mem"]
+    results.keep_unmeasured(
+        results.BenchRun(started=second.started, machine=second.machine, figures=kept),
+        third,
+        ("startup",),
+    )
+    assert results.provenance(third) == [
+        "the figures of memory (worker-mem) are from the run of 2026-01-01 00:00 UTC on another "
+        "machine (Old CPU, 4 cores), load average [] before it",
+        "the figures of up are from the run of 2026-02-01 00:00 UTC, load average [] before it",
+    ]
+    text = report.bench_section(third, {}, Path("docs"))
+    assert "- note: the figures of up are from the run of 2026-02-01 00:00 UTC" in text
 
 
 def test_a_partial_run_without_a_previous_one_is_left_alone() -> None:
