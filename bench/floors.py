@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.procs import Spawned, await_http, free_port, pss_mib, tree, wait_http
+from heliohub.inhub.singleuser import NOT_LOADED
 
 # What the bare hub runs: only what `heliohub up` would need to log users in and route them.
 HUB_CONFIG = """\
@@ -45,11 +46,12 @@ if env.get("FLOOR_EXTERNAL_PROXY"):
     c.ConfigurableHTTPProxy.should_start = False
 """
 
-# The bare hub, minus the one import heliohub's hub skips (see heliohub.inhub.run_hub), written
-# out here so that this floor runs no heliohub code.
+# The bare hub, minus the imports heliohub's hub skips (heliohub.inhub.run_hub), written out
+# here so that this floor runs no heliohub code.
 WITHOUT_GRAMMAR = (
-    "import sys; sys.modules['rfc3987_syntax'] = None; "
-    "from jupyterhub.app import main; sys.argv[0] = 'jupyterhub'; main()"
+    "import sys; "
+    + "".join(f"sys.modules[{name!r}] = None; " for name in NOT_LOADED)
+    + "from jupyterhub.app import main; sys.argv[0] = 'jupyterhub'; main()"
 )
 
 

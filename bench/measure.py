@@ -65,7 +65,9 @@ class Bench:
         self.dep = Deployment(workdir / "heliohub")
         self.dep.write_config()
         self.dep.link_proxy(proxy_cache)
-        self._measured: set[str | tuple[str, str]] = set()
+        # Figures and details this run has started, so each is emptied once (see figure()).
+        self._figures: set[str] = set()
+        self._details: set[str] = set()
 
     def figure(self, key: str, **kw: str) -> Figure:
         """A figure this run measures. Memory figures and details such as `down` or
@@ -73,8 +75,8 @@ class Bench:
         or gateway), so `--only` carries them over from the earlier run: that copy is dropped
         here, or its samples would mix with this run's (or, being non-empty, keep a figure
         from being measured at all)."""
-        if key not in self._measured:
-            self._measured.add(key)
+        if key not in self._figures:
+            self._figures.add(key)
             self.run.figures = [f for f in self.run.figures if f.key != key]
         fig = self.run.figure(key)
         if fig is None:
@@ -83,8 +85,8 @@ class Bench:
         return fig
 
     def detail(self, key: str, value: float) -> None:
-        if ("detail", key) not in self._measured:
-            self._measured.add(("detail", key))
+        if key not in self._details:
+            self._details.add(key)
             self.run.details.pop(key, None)  # carried over by `--only`: see figure()
         self.run.details.setdefault(key, []).append(round(value, 4))
 

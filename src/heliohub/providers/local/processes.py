@@ -140,6 +140,7 @@ def cmdline(proc: psutil.Process) -> str:
 _MACHINERY = {
     "supervisord": "supervisor",
     "jupyterhub": "hub",
+    "heliohub.inhub.run_hub": "hub",  # `python -m` it
     "configurable-http-proxy": "proxy",
     "dask-gateway-server": "gateway",
     "dask-gateway-proxy": "gateway-proxy",
@@ -164,8 +165,6 @@ def role(proc: psutil.Process) -> str:
     except psutil.Error:
         return "unknown"
     names = [Path(a).name for a in args[:3]]
-    if names[1:3] == ["-m", "heliohub.inhub.run_hub"]:
-        return "hub"
     if names[1:3] == ["-m", "heliohub.inhub.launch"] and len(args) > 3:
         # heliohub's launcher, before it becomes the program it starts.
         return _LAUNCHED.get(args[3], "other")
